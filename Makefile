@@ -1,0 +1,41 @@
+# The project's single entry point. `make` (or `make help`) lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+## help: list the targets
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+## venv: create .venv and install the pinned requirements (done by every target that needs it)
+venv: $(STAMP)
+
+## reports: validate data/raw, then build every report and the HTML site (reports/site/index.html)
+reports: $(STAMP)
+	$(BIN)/python -m analysis ingest
+	$(BIN)/python -m analysis build
+
+## test: run the test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## lock: regenerate requirements.lock from requirements.in (needs network access to PyPI)
+lock:
+	$(BIN)/python -m pip install --quiet uv==0.13.8
+	$(BIN)/uv pip compile requirements.in --python-version 3.11 --generate-hashes -o requirements.lock
+
+## clean: remove generated data and reports (keeps .venv)
+clean: $(STAMP)
+	$(BIN)/python -m analysis clean
+
+.PHONY: help venv reports test lock clean

@@ -1,0 +1,37 @@
+"""Every path, default and seed of the project, derived from the project root.
+
+Functions elsewhere take paths as arguments with these as defaults, so tests can point a stage at a
+temporary copy of the tree without touching the real one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+RAW_DIR = PROJECT_ROOT / "data" / "raw"
+SOURCES_DIR = RAW_DIR / "sources"
+SOURCES_CSV = RAW_DIR / "sources.csv"
+PROVINCES_CSV = RAW_DIR / "provinces.csv"
+LEDGER_CSV = RAW_DIR / "published_figures.csv"
+MICRODATA_DIR = RAW_DIR / "microdata"
+
+PROCESSED_DIR = PROJECT_ROOT / "data" / "processed"
+MANIFEST_NAME = "manifest.json"
+
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+REPORTS_DIR = PROJECT_ROOT / "reports"
+REPORT_NOTEBOOKS_DIR = REPORTS_DIR / "notebooks"
+RESULTS_DIR = REPORTS_DIR / "results"
+SITE_DIR = REPORTS_DIR / "site"
+
+NATIONAL_UNIT = "national"
+
+# The demonstration panel is seeded so that every build on every machine draws the same data.
+DEMO_SEED = 20201231
+DEMO_YEARS = (2016, 2020)
+DEMO_PERSONS = 30_000
+
+# "More than half a year" of work: the sources' notion of stable employment (DESIGN.md).
+STABLE_EMPLOYMENT_MIN_MONTHS = 6

@@ -1,0 +1,144 @@
+"""What a report page shows, recorded as it is shown.
+
+A notebook creates one :class:`UnitReport` and passes every table and number it displays through
+it. The same call renders the HTML a reader sees and records the values in the unit's results
+JSON, so the page and ``reports/results/<unit>.json`` can never disagree, and no number needs to
+be typed into markdown.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import HTML, Markdown, display
+
+QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ",
+                   "about": "about ", "nearly": "nearly ", "at_most": "at most ",
+                   "approximate": "about "}
+
+
+def format_value(value: float, unit: str, qualifier: str = "exact") -> str:
+    """Human-readable number: ``32430000, persons`` -> ``32.43 million``; ``93.8, percent`` ->
+    ``93.8%``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "not given in the source"
+    prefix = QUALIFIER_WORDS.get(qualifier, "")
+    if unit == "percent":
+        return f"{prefix}{value:,.1f}%"
+    if unit == "fraction":
+        return f"{prefix}{value:.3g} ({value * 100:.1f}%)"
+    if unit == "ratio":
+        return f"{prefix}{value:,.3f}"
+    if abs(value) >= 1e6:
+        return f"{prefix}{value / 1e6:,.2f} million"
+    if float(value).is_integer():
+        return f"{prefix}{value:,.0f}"
+    return f"{prefix}{value:,.1f}"
+
+
+def _jsonable(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    return [{key: _jsonable(value) for key, value in row.items()}
+            for row in table.to_dict(orient="records")]
+
+
+class UnitReport:
+    """Collects every table and number of one unit's page and writes them to JSON.
+
+    Parameters
+    ----------
+    unit : str
+        ``"national"`` or a province code.
+    title : str
+        Page title, recorded in the results.
+    parameters : dict
+        The notebook's parameters, recorded for provenance.
+    """
+
+    def __init__(self, unit: str, title: str, parameters: dict | None = None):
+        self.unit = unit
+        self.title = title
+        self.parameters = parameters or {}
+        self.tables: dict[str, list[dict]] = {}
+        self.numbers: dict[str, dict] = {}
+        self.summary = ""
+
+    def table(self, name: str, table: pd.DataFrame, caption: str = "",
+              html_columns: tuple[str, ...] = (),
+              display_table: pd.DataFrame | None = None) -> None:
+        """Display ``table`` (or its formatted twin ``display_table``) and record it.
+
+        ``html_columns`` hold markup built by this package (links); every other cell is escaped.
+        """
+        self._claim(name)
+        self.tables[name] = _records(table)
+        shown = (table if display_table is None else display_table).copy()
+        for column in shown.columns:
+            if column not in html_columns:
+                shown[column] = shown[column].map(
+                    lambda cell: "" if cell is None or (isinstance(cell, float) and math.isnan(cell))
+                    else html.escape(str(cell)))
+        body = shown.to_html(index=False, escape=False, classes="report-table", border=0)
+        caption_html = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
+        display(HTML(caption_html + body))
+
+    def number(self, name: str, value: float, unit: str, qualifier: str = "exact",
+               sources: tuple[str, ...] = ()) -> str:
+        """Record one number and return its formatted text for use in a sentence."""
+        self._claim(name)
+        self.numbers[name] = {"value": _jsonable(value), "unit": unit, "qualifier": qualifier,
+                              "sources": list(sources)}
+        return format_value(value, unit, qualifier)
+
+    def figure(self, figure) -> None:
+        """Display a matplotlib figure inline, then free it."""
+        display(figure)
+        plt.close(figure)
+
+    def say(self, markdown_text: str) -> None:
+        """Display narrative whose numbers were produced by :meth:`number`."""
+        display(Markdown(markdown_text))
+
+    def set_summary(self, text: str) -> None:
+        """The one-line summary shown for this unit on the index page."""
+        self.summary = text
+
+    def _claim(self, name: str) -> None:
+        if name in self.tables or name in self.numbers:
+            raise ValueError(f"result name {name!r} is used twice in unit {self.unit!r}")
+
+    def as_dict(self) -> dict:
+        return {"unit": self.unit, "title": self.title, "summary": self.summary,
+                "parameters": self.parameters, "numbers": self.numbers, "tables": self.tables}
+
+    def save(self, path: str | os.PathLike | None) -> None:
+        """Write the results JSON atomically (nothing when ``path`` is None, e.g. in JupyterLab)."""
+        if path is None:
+            return
+        write_json_atomically(Path(path), self.as_dict())
+
+
+def write_json_atomically(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(payload, stream, indent=2, ensure_ascii=False, default=str)
+    os.replace(temporary, path)
