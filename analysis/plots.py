@@ -36,10 +36,8 @@ def working_away_plot(trajectory: pd.DataFrame) -> plt.Figure:
     millions = trajectory.assign(millions=trajectory["persons"] / 1e6)
     sns.barplot(data=millions, x="point", y="millions", hue="basis", palette=PALETTE,
                 dodge=False, ax=ax)
-    for patch, value in zip(ax.patches, millions["millions"]):
-        ax.annotate(f"{value:.2f}", (patch.get_x() + patch.get_width() / 2, patch.get_height()),
-                    ha="center", va="bottom", fontsize=9, xytext=(0, 2),
-                    textcoords="offset points")
+    for container in ax.containers:  # each bar labelled with its own height
+        ax.bar_label(container, fmt="%.2f", fontsize=9, padding=2)
     ax.set(xlabel="", ylabel="million persons",
            title="Poor laborers working away from home, China")
     ax.legend(title="", loc="upper left")
@@ -55,10 +53,8 @@ def channel_plot(channels: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(channels) + 1.2))
     shown = channels.assign(millions=channels["value"] / 1e6)
     sns.barplot(data=shown, y="label", x="millions", color=PALETTE["published"], ax=ax)
-    for patch, value in zip(ax.patches, shown["millions"]):
-        ax.annotate(f"{value:.2f} m", (patch.get_width(), patch.get_y() + patch.get_height() / 2),
-                    ha="left", va="center", fontsize=9, xytext=(3, 0),
-                    textcoords="offset points")
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.2f m", fontsize=9, padding=3)
     ax.set(xlabel="million persons", ylabel="", title="Employment channels for poor laborers")
     _source_note(fig, "Sources: figure ledger rows " + ", ".join(channels["figure_id"]))
     return fig

@@ -9,6 +9,7 @@ be typed into markdown.
 from __future__ import annotations
 
 import html
+import io
 import json
 import math
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import HTML, Image, Markdown, display
 
 QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ",
                    "about": "about ", "nearly": "nearly ", "at_most": "at most ",
@@ -109,9 +110,15 @@ class UnitReport:
         return format_value(value, unit, qualifier)
 
     def figure(self, figure) -> None:
-        """Display a matplotlib figure inline, then free it."""
-        display(figure)
+        """Display a matplotlib figure as an embedded PNG, then free it.
+
+        Rendering to PNG here, not through the kernel's matplotlib backend, makes the output the
+        same whichever backend is active and keeps pages self-contained.
+        """
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         plt.close(figure)
+        display(Image(data=buffer.getvalue(), format="png"))
 
     def say(self, markdown_text: str) -> None:
         """Display narrative whose numbers were produced by :meth:`number`."""
