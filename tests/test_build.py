@@ -41,7 +41,9 @@ def visible_text(page: str) -> str:
 def _no_network_assets(page: str) -> None:
     assert not re.search(r"<script[^>]+src=", page), "page loads a script from elsewhere"
     assert not re.search(r"<link[^>]+href=\"?https?:", page), "page loads a stylesheet"
-    assert "cdn" not in page.lower()
+    # No resource of any kind (script, style, image, font) is fetched from another host.
+    assert not re.search(r"(?:src|href)\s*=\s*[\"']?(?:https?:)?//", page)
+    assert "@import" not in page
 
 
 def test_province_notebook_renders_its_figures_with_quotes(paths, ledger):

@@ -1,0 +1,923 @@
+"""Cross-sectional program-effect estimators that return tidy, comparable records.
+
+Every public estimator takes a DataFrame plus column names and returns an
+:class:`EffectEstimate`. Panel estimators (two-way fixed effects, event study,
+Callaway & Sant'Anna) live in :mod:`analysis.staggered` and return the same record.
+
+Conventions shared by all estimators
+------------------------------------
+* Treatment is coded 0/1 (bool accepted); anything else raises
+  :class:`NonBinaryTreatmentError`.
+* Rows with a missing value in a used column (outcome, treatment, covariates) are
+  dropped and counted in ``notes``. A missing *cluster* id raises
+  :class:`NanInClusterError` instead: dropping it would silently change the design.
+* OLS-based estimators (difference in means, regression adjustment, TWFE) report
+  HC1 or CR1 standard errors, ``CR1 = G/(G-1) * (N-1)/(N-K)`` times the cluster
+  sandwich, with t critical values on G-1 (clustered) or N-K (HC1) degrees of freedom.
+  With fewer than :data:`WILD_CLUSTER_THRESHOLD` clusters ``se="auto"`` switches to
+  the restricted wild cluster bootstrap (Cameron, Gelbach & Miller 2008; Roodman,
+  MacKinnon, Nielsen & Webb 2019); the record's ``std_error`` is then still the CR1
+  SE, while ``p_value`` and the confidence interval come from the bootstrap.
+* M-estimators (IPW, AIPW, Callaway-Sant'Anna) use influence functions ``IF_i``:
+  ``Var = sum_i IF_i^2 / n^2`` unclustered, ``G/(G-1) * sum_c (sum_{i in c} IF_i)^2 / n^2``
+  clustered; inference uses the normal distribution.
+
+Common parameters
+-----------------
+df : pandas.DataFrame
+    One row per observation; nothing else is assumed about its index or dtypes.
+outcome, treatment : str
+    Column names; ``treatment`` must be 0/1.
+covariates : list of str
+    Columns entering the propensity and/or outcome models linearly (add squares or
+    interactions as columns).
+cluster : str, optional
+    Column of cluster ids (e.g. ``"county_id"``); no missing values allowed.
+alpha : float, default 0.05
+    1 - confidence level of ``ci_low``/``ci_high``.
+
+Every estimator returns an :class:`EffectEstimate`; collect several with
+:func:`estimates_to_frame`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.tools.sm_exceptions import PerfectSeparationError
+
+WILD_CLUSTER_THRESHOLD = 30
+"""Below this many clusters ``se="auto"`` uses the wild cluster bootstrap.
+
+Cameron, Gelbach & Miller (2008) and MacKinnon & Webb (2017) show CR1 t-tests
+over-reject badly with fewer than roughly 30-50 clusters."""
+
+SE_MODES = ("auto", "cluster", "wild")
+ATE_TRIM = (0.01, 0.99)
+"""Default propensity trimming for the ATE (Crump, Hotz, Imbens & Mitnik 2009)."""
+ATT_TRIM = (0.0, 0.99)
+"""Default for the ATT: only scores near 1 matter (treated units without comparable
+controls, controls with extreme weights p/(1-p)); low scores get weight ~0 anyway."""
+WILD_WEIGHTS = {
+    "rademacher": np.array([-1.0, 1.0]),
+    # Webb (2014) six-point distribution, ordered as in the `wildboottest` package.
+    "webb": np.concatenate([-np.sqrt(np.array([3.0, 2.0, 1.0]) / 2),
+                            np.sqrt(np.array([1.0, 2.0, 3.0]) / 2)]),
+}
+
+
+# --------------------------------------------------------------------------- errors
+class EffectsError(ValueError):
+    """Base class of every input error raised by the estimators."""
+
+
+class MissingColumnError(EffectsError):
+    """Raised when a named column is not in the DataFrame."""
+
+
+class NonBinaryTreatmentError(EffectsError):
+    """Raised when the treatment column holds values other than 0/1."""
+
+
+class NonBinaryOutcomeError(EffectsError):
+    """Raised when a binary-outcome estimator (logit) gets a non-0/1 outcome."""
+
+
+class NoVariationError(EffectsError):
+    """Raised when a group needed for estimation is empty (no treated, no controls,
+    no never-treated units, or a regressor absorbed by the fixed effects)."""
+
+
+class NanInClusterError(EffectsError):
+    """Raised when the cluster column has missing values."""
+
+
+class InvalidOptionError(EffectsError):
+    """Raised for an unknown option value (estimand, se mode, weights, trim...)."""
+
+
+class PanelStructureError(EffectsError):
+    """Raised when panel data are unbalanced, duplicated, or a unit's cohort or
+    cluster changes over time."""
+
+
+class SingularDesignError(EffectsError):
+    """Raised when the regressors are collinear (e.g. a fully dynamic event study
+    without never-treated units)."""
+
+
+# --------------------------------------------------------------------------- record
+@dataclass(frozen=True)
+class EffectEstimate:
+    """One estimate with its uncertainty and provenance, ready for a results table."""
+
+    method: str
+    estimand: str
+    outcome: str
+    treatment: str
+    estimate: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_obs: int
+    n_treated: int | None
+    n_clusters: int | None
+    cluster_var: str | None
+    se_type: str
+    notes: str = ""
+    alpha: float = 0.05
+    event_time: int | None = None
+    cohort: int | None = None
+    period: int | None = None
+    is_reference: bool = False
+
+    def to_dict(self) -> dict:
+        """Plain-dict form (JSON-serialisable apart from NaN)."""
+        return asdict(self)
+
+
+def estimates_to_frame(estimates) -> pd.DataFrame:
+    """Stack records into one tidy DataFrame, one row per estimate."""
+    columns = [f.name for f in EffectEstimate.__dataclass_fields__.values()]
+    return pd.DataFrame([e.to_dict() for e in estimates], columns=columns)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Integer cluster codes for the estimation sample."""
+
+    name: str
+    codes: np.ndarray
+    n: int = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "n", int(self.codes.max()) + 1)
+
+
+# --------------------------------------------------------------------------- input checks
+def check_columns(df: pd.DataFrame, columns) -> None:
+    """Raise :class:`MissingColumnError` naming absent columns and listing present ones."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise MissingColumnError(
+            f"column(s) {missing} not in the data; available columns: {list(df.columns)}")
+
+
+def as_binary(values: pd.Series, name: str, error=NonBinaryTreatmentError) -> pd.Series:
+    """Return a 0/1 integer copy of ``values`` or raise ``error`` listing bad values."""
+    if values.dtype == bool:
+        return values.astype(int)
+    bad = sorted(set(pd.unique(values).tolist()) - {0, 1})
+    if bad:
+        raise error(f"column {name!r} must be coded 0/1; found other values {bad[:10]}"
+                    f" in {int((~values.isin([0, 1])).sum())} rows")
+    return values.astype(int)
+
+
+def prepare(df, columns, *, treatment=None, cluster=None, binary_outcome=None):
+    """Validate ``df`` and return ``(sample, note)`` with incomplete rows dropped.
+
+    ``columns`` are the used columns; ``cluster`` is checked for missing values
+    (raising :class:`NanInClusterError`) rather than dropped.
+    """
+    used = list(dict.fromkeys(c for c in columns if c is not None))
+    check_columns(df, used + ([cluster] if cluster else []))
+    if cluster is not None and df[cluster].isna().any():
+        raise NanInClusterError(
+            f"cluster column {cluster!r} has {int(df[cluster].isna().sum())} missing values;"
+            " fill or drop those rows first (dropping them silently would change the design)")
+    keep = df[used].notna().all(axis=1)
+    sample = df.loc[keep, list(dict.fromkeys(used + ([cluster] if cluster else [])))].copy()
+    if sample.empty:
+        raise NoVariationError(f"no complete rows in columns {used}")
+    if treatment is not None:
+        sample[treatment] = as_binary(sample[treatment], treatment)
+        for arm in (0, 1):
+            if not (sample[treatment] == arm).any():
+                raise NoVariationError(f"no rows with {treatment} == {arm}; both arms are needed")
+    if binary_outcome is not None:
+        sample[binary_outcome] = as_binary(sample[binary_outcome], binary_outcome,
+                                           NonBinaryOutcomeError)
+    n_dropped = int((~keep).sum())
+    note = (f"dropped {n_dropped} of {len(df)} rows with missing values in {used}"
+            if n_dropped else "")
+    return sample, note
+
+
+def make_clusters(sample: pd.DataFrame, cluster: str | None) -> Clusters | None:
+    """Integer-code the cluster column (None when unclustered)."""
+    if cluster is None:
+        return None
+    codes = pd.factorize(sample[cluster], sort=True)[0]
+    return Clusters(cluster, codes.astype(np.int64))
+
+
+def join_notes(*notes) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+# --------------------------------------------------------------------------- inference
+def inference(estimate, se, alpha, df_t=None):
+    """Return ``(ci_low, ci_high, p_value)`` from a normal or t(df_t) reference."""
+    dist = stats.t(df_t) if df_t else stats.norm()
+    crit = dist.ppf(1 - alpha / 2)
+    if not np.isfinite(se) or se <= 0:
+        return np.nan, np.nan, np.nan
+    p_value = 2 * dist.sf(abs(estimate / se))
+    return float(estimate - crit * se), float(estimate + crit * se), float(p_value)
+
+
+def influence_std_error(influence: np.ndarray, clusters: Clusters | None) -> float:
+    """SE of a mean-of-influence-function estimator, clustered when asked.
+
+    ``sqrt(sum IF^2) / n`` or ``sqrt(G/(G-1) * sum_c S_c^2) / n`` with ``S_c`` the sum
+    of the influence function within cluster ``c``.
+    """
+    n = len(influence)
+    if clusters is None:
+        return float(np.sqrt(np.sum(influence ** 2)) / n)
+    sums = np.bincount(clusters.codes, weights=influence, minlength=clusters.n)
+    g = clusters.n
+    return float(np.sqrt(g / (g - 1) * np.sum(sums ** 2)) / n)
+
+
+def resolve_se_mode(se: str, clusters: Clusters | None) -> str:
+    """Map the user's ``se`` option to "hc1", "cluster" or "wild"."""
+    if se not in SE_MODES:
+        raise InvalidOptionError(f"se must be one of {SE_MODES}, got {se!r}")
+    if clusters is None:
+        if se == "wild":
+            raise InvalidOptionError("se='wild' needs a cluster column")
+        return "hc1"
+    if clusters.n < 2:
+        raise NoVariationError(f"only one cluster in {clusters.name!r}; cannot cluster")
+    if se == "auto":
+        return "wild" if clusters.n < WILD_CLUSTER_THRESHOLD else "cluster"
+    return se
+
+
+@dataclass(frozen=True)
+class WildOptions:
+    """Settings of the wild cluster bootstrap used by ``se="wild"``."""
+
+    reps: int = 999
+    weights: str = "webb"
+    seed: int = 20240101
+
+
+@dataclass(frozen=True)
+class OLSFit:
+    """Least-squares fit with the pieces needed for coefficient influence functions."""
+
+    X: np.ndarray
+    y: np.ndarray
+    params: np.ndarray
+    resid: np.ndarray
+    bread: np.ndarray           # (X'X)^-1
+
+    @classmethod
+    def of(cls, y, X):
+        bread = np.linalg.inv(X.T @ X)
+        params = bread @ (X.T @ y)
+        return cls(X, y, params, y - X @ params, bread)
+
+    def influence(self, j):
+        """Per-row influence of coefficient j, scaled so Var = sum IF^2 / n^2."""
+        return len(self.y) * (self.X @ self.bread[:, j]) * self.resid
+
+
+def ols_effect(y, X, j, clusters, mode, alpha, *, extra_influence=None,
+               extra_k=0, wild=WildOptions(), fit=None):
+    """Coefficient ``j`` of OLS of ``y`` on ``X`` with HC1 / CR1 / wild inference.
+
+    ``extra_influence`` adds a per-row term to the coefficient's influence function
+    (used by regression adjustment for the sampling error of covariate means);
+    ``extra_k`` adds absorbed parameters (fixed effects) to K in the df correction;
+    ``fit`` reuses an :class:`OLSFit` of the same ``y`` and ``X``.
+    Returns ``(estimate, se, ci_low, ci_high, p_value, se_label)``.
+    """
+    n, k = X.shape
+    fit = fit or OLSFit.of(y, X)
+    estimate = float(fit.params[j])
+    influence = fit.influence(j)
+    if extra_influence is not None:
+        influence = influence + extra_influence
+    big_k = k + extra_k
+    if clusters is None:
+        se = float(np.sqrt(n / (n - big_k)) * influence_std_error(influence, None))
+        return (estimate, se, *inference(estimate, se, alpha, n - big_k), "HC1")
+    g = clusters.n
+    # influence_std_error already applies G/(G-1); add the (N-1)/(N-K) factor of CR1.
+    se = float(np.sqrt((n - 1) / (n - big_k)) * influence_std_error(influence, clusters))
+    if mode == "cluster":
+        label = f"cluster-robust (CR1) by {clusters.name}"
+        return (estimate, se, *inference(estimate, se, alpha, g - 1), label)
+    p_value, ci_low, ci_high = wild_bootstrap_arrays(y, X, clusters.codes, j, wild, alpha)
+    return estimate, se, ci_low, ci_high, p_value, wild_label(wild, clusters)
+
+
+def _enumerate(wild: WildOptions, n_clusters: int) -> bool:
+    return wild.weights == "rademacher" and 2 ** n_clusters < wild.reps
+
+
+def wild_label(wild: WildOptions, clusters: Clusters) -> str:
+    """Plain-language ``se_type`` of a wild-bootstrap record."""
+    draws = (f"all {2 ** clusters.n} sign vectors" if _enumerate(wild, clusters.n)
+             else f"{wild.reps} draws")
+    return (f"wild cluster bootstrap (WCR, {wild.weights.capitalize()}, {draws}, "
+            f"test-inversion CI; SE shown is CR1) by {clusters.name}")
+
+
+# --------------------------------------------------------------------------- wild bootstrap
+def wild_draws(n_clusters: int, wild: WildOptions) -> np.ndarray:
+    """Bootstrap weights, one row per cluster (sorted ids) and one column per draw.
+
+    Rademacher weights are fully enumerated when 2^G < reps. Otherwise the draws are
+    ``default_rng(seed).choice(values, G * reps).reshape(G, reps)``, the same stream
+    as the ``wildboottest`` package, so equal seeds give equal p-values.
+    """
+    if wild.weights not in WILD_WEIGHTS:
+        raise InvalidOptionError(f"weights must be one of {list(WILD_WEIGHTS)}, "
+                                 f"got {wild.weights!r}")
+    if _enumerate(wild, n_clusters):
+        return np.array(list(itertools.product([-1.0, 1.0], repeat=n_clusters))).T
+    rng = np.random.default_rng(wild.seed)
+    draws = rng.choice(WILD_WEIGHTS[wild.weights], size=n_clusters * wild.reps, replace=True)
+    return draws.reshape(n_clusters, wild.reps)
+
+
+def _cluster_sums(matrix, codes, n_clusters):
+    return np.stack([np.bincount(codes, weights=matrix[:, c], minlength=n_clusters)
+                     for c in range(matrix.shape[1])], axis=1)
+
+
+def wcr_pvalue_function(y, X, codes, j, draws):
+    """Return ``p(r)``, the WCR bootstrap p-value of ``H0: beta_j = r``.
+
+    Restricted residuals are affine in ``r`` (``u(r) = u_hat + a (beta_j - r)``), so the
+    cluster scores, bootstrap numerators and CR1 denominators are too; ``p(r)`` then
+    costs O(draws) per evaluation (Roodman et al. 2019, sec. 3).
+    """
+    xtx_inv = np.linalg.inv(X.T @ X)
+    beta = xtx_inv @ (X.T @ y)
+    u_hat = y - X @ beta
+    a = X @ xtx_inv[:, j] / xtx_inv[j, j]
+    n_clusters = draws.shape[0]
+    s0 = _cluster_sums(X * u_hat[:, None], codes, n_clusters)          # G x k
+    s1 = _cluster_sums(X * a[:, None], codes, n_clusters)
+    q = xtx_inv[j]
+    c0, c1 = s0 @ q, s1 @ q                                              # G
+    m = _cluster_sums(X * (X @ q)[:, None], codes, n_clusters) @ xtx_inv  # G x k
+    z0 = c0[:, None] * draws - (m @ s0.T) @ draws
+    z1 = c1[:, None] * draws - (m @ s1.T) @ draws
+    num0, num1 = c0 @ draws, c1 @ draws
+    aa, bb, cc = (z0 ** 2).sum(0), (z0 * z1).sum(0), (z1 ** 2).sum(0)
+    scale = np.sqrt(np.sum(c0 ** 2))   # small-sample factors cancel between t and t*
+
+    def p_value(r):
+        d = beta[j] - r
+        t_boot = np.abs(num0 + d * num1) / np.sqrt(np.maximum(aa + 2 * d * bb + d * d * cc,
+                                                               1e-300))
+        # Ties (e.g. the all-ones draw under full enumeration, where t* = t exactly)
+        # do not count as exceedances; 1e-10 absorbs rounding.
+        return float(np.mean(t_boot > abs(d) / scale * (1 + 1e-10)))
+
+    return p_value, float(beta[j]), float(scale)
+
+
+def _invert(p_value, center, step, alpha, direction):
+    """Find the bound where the bootstrap p-value falls below ``alpha`` (bisection)."""
+    inside, outside = 0.0, step
+    for _ in range(60):
+        if p_value(center + direction * outside) < alpha:
+            break
+        inside, outside = outside, outside * 2
+    else:
+        return direction * np.inf
+    for _ in range(60):
+        mid = (inside + outside) / 2
+        if p_value(center + direction * mid) < alpha:
+            outside = mid
+        else:
+            inside = mid
+    return center + direction * (inside + outside) / 2
+
+
+def wild_bootstrap_arrays(y, X, codes, j, wild: WildOptions, alpha=0.05, null=0.0):
+    """WCR p-value of ``beta_j = null`` and the test-inversion CI, from arrays."""
+    draws = wild_draws(int(codes.max()) + 1, wild)
+    p_value, beta_j, scale = wcr_pvalue_function(np.asarray(y, float), np.asarray(X, float),
+                                                 codes, j, draws)
+    ci_low = _invert(p_value, beta_j, scale, alpha, -1)
+    ci_high = _invert(p_value, beta_j, scale, alpha, +1)
+    return p_value(null), ci_low, ci_high
+
+
+def wild_cluster_bootstrap(df, outcome, regressors, cluster, coef, *, reps=999,
+                           weights="webb", seed=20240101, alpha=0.05, null=0.0):
+    """Restricted wild cluster bootstrap (WCR) for one OLS coefficient.
+
+    OLS of ``outcome`` on a constant and ``regressors``; H0: ``coef == null`` is imposed
+    when generating bootstrap samples ``y* = X b_r + u_r * v_g`` with cluster-level
+    weights ``v_g`` (Cameron, Gelbach & Miller 2008; Roodman et al. 2019 "Fast and
+    wild"). The p-value is the share of bootstrap CR1 |t*| above the sample |t|; the
+    confidence interval inverts the test (the set of r not rejected at ``alpha``),
+    found by bisection on the same draws. Use when clusters are few (< ~30).
+
+    Parameters
+    ----------
+    regressors : list of str
+        Right-hand-side columns (a constant is added).
+    cluster : str
+        Cluster column (required).
+    coef : str
+        The regressor whose coefficient is tested; one of ``regressors``.
+    reps : int, default 999
+        Bootstrap draws; Rademacher weights are fully enumerated when 2^G < reps.
+    weights : {"webb", "rademacher"}
+        Webb's six-point weights (recommended for G < 12) or Rademacher signs.
+    seed : int
+        Seed of ``numpy.random.default_rng``; the draw stream equals the
+        ``wildboottest`` package's, so equal seeds reproduce its p-value.
+    null : float, default 0
+        Hypothesised value of the coefficient for ``p_value``.
+
+    Returns
+    -------
+    EffectEstimate
+        ``estimate`` the OLS coefficient, ``std_error`` the analytic CR1 SE,
+        ``p_value`` and ``ci_low``/``ci_high`` from the bootstrap.
+    """
+    if coef not in regressors:
+        raise InvalidOptionError(f"coef {coef!r} must be one of the regressors {regressors}")
+    sample, note = prepare(df, [outcome, *regressors], cluster=cluster)
+    clusters = make_clusters(sample, cluster)
+    if clusters.n < 2:
+        raise NoVariationError(f"only one cluster in {cluster!r}")
+    X = sm.add_constant(sample[regressors].to_numpy(float), has_constant="add")
+    j = 1 + list(regressors).index(coef)
+    y = sample[outcome].to_numpy(float)
+    wild = WildOptions(reps, weights, seed)
+    estimate, se, *_ = ols_effect(y, X, j, clusters, "cluster", alpha)
+    p_value, ci_low, ci_high = wild_bootstrap_arrays(y, X, clusters.codes, j, wild, alpha, null)
+    binary = set(pd.unique(sample[coef])) <= {0, 1}
+    return EffectEstimate(
+        "ols_wild_cluster_bootstrap", f"coefficient on {coef} (H0: = {null:g})", outcome,
+        coef, estimate, se, ci_low, ci_high, p_value, len(sample),
+        int(sample[coef].sum()) if binary else None, clusters.n, cluster,
+        wild_label(wild, clusters), note, alpha)
+
+
+# --------------------------------------------------------------------------- OLS estimators
+def _record(method, estimand, outcome, treatment, sample, clusters, result, notes, alpha):
+    estimate, se, ci_low, ci_high, p_value, label = result
+    return EffectEstimate(
+        method, estimand, outcome, treatment, estimate, se, ci_low, ci_high, p_value,
+        len(sample), int(sample[treatment].sum()), clusters.n if clusters else None,
+        clusters.name if clusters else None, label, notes, alpha)
+
+
+def difference_in_means(df, outcome, treatment, cluster=None, *, se="auto", alpha=0.05,
+                        wild=WildOptions()):
+    """Difference in mean outcomes, treated minus control: OLS of y on (1, D).
+
+    SE: HC1 without ``cluster``; CR1 or the wild cluster bootstrap with it (see
+    ``se`` and :data:`WILD_CLUSTER_THRESHOLD`). Under random assignment this is the
+    ATE (Imbens & Rubin 2015, ch. 6).
+
+    Parameters
+    ----------
+    se : {"auto", "cluster", "wild"}
+        With ``cluster``: CR1 ("cluster"), the WCR wild cluster bootstrap ("wild"), or
+        the bootstrap only when there are fewer than :data:`WILD_CLUSTER_THRESHOLD`
+        clusters ("auto"). Ignored (HC1) without ``cluster``, except "wild" raises.
+    wild : WildOptions
+        Draws, weights and seed of the bootstrap.
+
+    Returns
+    -------
+    EffectEstimate
+        ``method="difference_in_means"``, ``estimand="ATE"``; ``se_type`` says which
+        standard error was used.
+    """
+    sample, note = prepare(df, [outcome, treatment], treatment=treatment, cluster=cluster)
+    clusters = make_clusters(sample, cluster)
+    mode = resolve_se_mode(se, clusters)
+    X = sm.add_constant(sample[treatment].to_numpy(float), has_constant="add")
+    result = ols_effect(sample[outcome].to_numpy(float), X, 1, clusters, mode, alpha, wild=wild)
+    return _record("difference_in_means", "ATE", outcome, treatment, sample, clusters, result,
+                   note, alpha)
+
+
+def _check_estimand(estimand):
+    if estimand not in ("ATE", "ATT"):
+        raise InvalidOptionError(f"estimand must be 'ATE' or 'ATT', got {estimand!r}")
+
+
+def _target(sample, treatment, estimand):
+    _check_estimand(estimand)
+    if estimand == "ATE":
+        return np.ones(len(sample))
+    return sample[treatment].to_numpy(float)
+
+
+def regression_adjustment(df, outcome, treatment, covariates, cluster=None, *,
+                          estimand="ATE", se="auto", alpha=0.05, wild=WildOptions()):
+    """Fully interacted linear regression adjustment (Imbens & Wooldridge 2009, sec. 5.3).
+
+    OLS of y on (1, D, X - m, D (X - m)) with ``m`` the covariate mean of the target
+    population (all rows for the ATE, the treated for the ATT); the coefficient on D
+    equals the average over the target of ``mu_1(X) - mu_0(X)`` from separate linear
+    models by arm. Linear probability model for a binary outcome.
+
+    SE: the coefficient's OLS influence function plus ``delta'(X_i - m) T_i / P(T)``
+    (``delta`` = interaction coefficients, ``T`` = target indicator), which accounts for
+    estimating ``m``; HC1 or CR1 scaled. ``se="wild"`` bootstraps the stacked
+    regression coefficient holding ``m`` fixed.
+
+    Parameters
+    ----------
+    estimand : {"ATE", "ATT"}
+        Population over which the arm-specific predictions are averaged.
+    se, wild
+        As in :func:`difference_in_means`.
+
+    Returns
+    -------
+    EffectEstimate
+        ``method="regression_adjustment"``.
+
+    Raises
+    ------
+    SingularDesignError
+        If the covariates are collinear.
+    """
+    covariates = list(covariates)
+    sample, note = prepare(df, [outcome, treatment, *covariates], treatment=treatment,
+                           cluster=cluster)
+    clusters = make_clusters(sample, cluster)
+    mode = resolve_se_mode(se, clusters)
+    target = _target(sample, treatment, estimand)
+    x = sample[covariates].to_numpy(float)
+    d = sample[treatment].to_numpy(float)
+    centred = x - (target @ x) / target.sum()
+    X = np.column_stack([np.ones(len(d)), d, centred, d[:, None] * centred])
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise SingularDesignError(f"covariates {covariates} are collinear within an arm")
+    fit = OLSFit.of(sample[outcome].to_numpy(float), X)
+    extra = centred @ fit.params[2 + len(covariates):] * target / target.mean()
+    result = ols_effect(fit.y, X, 1, clusters, mode, alpha, extra_influence=extra, wild=wild,
+                        fit=fit)
+    return _record("regression_adjustment", estimand, outcome, treatment, sample, clusters,
+                   result, note, alpha)
+
+
+# --------------------------------------------------------------------------- logit AME
+def logit_average_marginal_effect(df, outcome, treatment, covariates, cluster=None, *,
+                                  estimand="ATE", alpha=0.05):
+    """Average marginal effect of a binary treatment from a logit model.
+
+    ``AME = mean_i [Lambda(x_i1' b) - Lambda(x_i0' b)]`` over all rows (ATE) or the
+    treated (ATT), with ``x_i1``/``x_i0`` setting D to 1/0. Delta-method SE
+    ``sqrt(g' V g)``, ``g = mean[lambda(x_i1'b) x_i1 - lambda(x_i0'b) x_i0]``, holding the
+    covariates at their sample values (as statsmodels ``get_margeff`` and Stata
+    ``margins``). ``V`` is statsmodels' HC0 sandwich, or its cluster-robust covariance
+    with the G/(G-1)(N-1)/(N-K) correction when ``cluster`` is given.
+
+    Parameters
+    ----------
+    outcome : str
+        A 0/1 column (else :class:`NonBinaryOutcomeError`).
+    estimand : {"ATE", "ATT"}
+        Average the discrete change over all rows or over the treated.
+
+    Returns
+    -------
+    EffectEstimate
+        ``method="logit_average_marginal_effect"``; the estimate is a difference in
+        probabilities.
+    """
+    covariates = list(covariates)
+    sample, note = prepare(df, [outcome, treatment, *covariates], treatment=treatment,
+                           cluster=cluster, binary_outcome=outcome)
+    clusters = make_clusters(sample, cluster)
+    target = _target(sample, treatment, estimand).astype(bool)
+    X = sm.add_constant(sample[[treatment, *covariates]].to_numpy(float), has_constant="add")
+    fit = _fit_logit(sample[outcome].to_numpy(float), X, clusters)
+    x1, x0 = X[target].copy(), X[target].copy()
+    x1[:, 1], x0[:, 1] = 1.0, 0.0
+    p1, p0 = fit.predict(x1), fit.predict(x0)
+    gradient = ((p1 * (1 - p1))[:, None] * x1 - (p0 * (1 - p0))[:, None] * x0).mean(axis=0)
+    estimate = float(np.mean(p1 - p0))
+    se = float(np.sqrt(gradient @ fit.cov_params() @ gradient))
+    label = (f"delta method, logit cluster-robust by {clusters.name}" if clusters
+             else "delta method, logit HC0")
+    result = (estimate, se, *inference(estimate, se, alpha), label)
+    return _record("logit_average_marginal_effect", estimand, outcome, treatment, sample,
+                   clusters, result, note, alpha)
+
+
+def _fit_logit(y, X, clusters=None):
+    """statsmodels logit; failure to converge raises :class:`SingularDesignError`."""
+    cov = ({"cov_type": "HC0"} if clusters is None else
+           {"cov_type": "cluster", "cov_kwds": {"groups": clusters.codes}})
+    message = "logit did not converge (perfect separation or collinear covariates?)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # replaced by the check below
+            fit = sm.Logit(y, X).fit(disp=0, **cov)
+    except (np.linalg.LinAlgError, PerfectSeparationError) as error:
+        raise SingularDesignError(message) from error
+    if not fit.mle_retvals.get("converged", True) or not np.all(np.isfinite(fit.params)):
+        raise SingularDesignError(message)
+    return fit
+
+
+# --------------------------------------------------------------------------- propensity scores
+@dataclass(frozen=True)
+class Propensity:
+    """Logit propensity model on the (trimmed) estimation sample."""
+
+    sample: pd.DataFrame
+    design: np.ndarray          # n x (1 + p): intercept and covariates
+    score: np.ndarray           # fitted P(D=1|X)
+    treated: np.ndarray         # D as float
+    info_inv: np.ndarray        # (mean p(1-p) x x')^-1
+    trim_note: str
+    n_trimmed: dict
+
+
+def _check_trim(trim):
+    if trim is None:
+        return None
+    low, high = trim
+    if not 0 <= low < high <= 1:
+        raise InvalidOptionError(f"trim must be (low, high) with 0 <= low < high <= 1, got {trim}")
+    return float(low), float(high)
+
+
+def _logit_scores(sample, treatment, covariates):
+    design = sm.add_constant(sample[covariates].to_numpy(float), has_constant="add")
+    fit = _fit_logit(sample[treatment].to_numpy(float), design)
+    return design, fit.predict(design)
+
+
+def fit_propensity(sample, treatment, covariates, trim) -> Propensity:
+    """Fit a logit propensity score, drop rows outside ``trim`` and refit on the rest.
+
+    Trimming follows Crump, Hotz, Imbens & Mitnik (2009): rows with an estimated
+    score outside ``[low, high]`` are dropped, so the estimand becomes the effect on
+    the overlap population; inference treats the trimmed sample as given.
+    """
+    trim = _check_trim(trim)
+    design, score = _logit_scores(sample, treatment, covariates)
+    treated = sample[treatment].to_numpy(bool)
+    n_trimmed = {"treated": 0, "control": 0}
+    note = ""
+    if trim is not None:
+        outside = (score < trim[0]) | (score > trim[1])
+        n_trimmed = {"treated": int((outside & treated).sum()),
+                     "control": int((outside & ~treated).sum())}
+        note = (f"trimmed {n_trimmed['treated']} treated and {n_trimmed['control']} control rows"
+                f" with propensity outside [{trim[0]:g}, {trim[1]:g}]")
+        if outside.any():
+            sample = sample.loc[~outside]
+            for arm in (0, 1):
+                if not (sample[treatment] == arm).any():
+                    raise NoVariationError(f"trimming removed every row with {treatment} == {arm}")
+            design, score = _logit_scores(sample, treatment, covariates)
+    d = sample[treatment].to_numpy(float)
+    info = (design * (score * (1 - score))[:, None]).T @ design / len(d)
+    return Propensity(sample, design, score, d, np.linalg.inv(info), note, n_trimmed)
+
+
+def _score_range_note(ps: Propensity) -> str:
+    t, c = ps.score[ps.treated == 1], ps.score[ps.treated == 0]
+    return (f"propensity range treated [{t.min():.3f}, {t.max():.3f}], "
+            f"control [{c.min():.3f}, {c.max():.3f}]")
+
+
+def _pscore_linear_rep(ps: Propensity) -> np.ndarray:
+    """Per-row influence of the logit coefficients: (E[p(1-p)xx'])^-1 x (D - p)."""
+    return (ps.design * (ps.treated - ps.score)[:, None]) @ ps.info_inv
+
+
+def ipw_att(df, outcome, treatment, covariates, cluster=None, *, trim=ATT_TRIM, alpha=0.05):
+    """ATT by normalized (Hajek) inverse-probability weighting.
+
+    ``ATT = mean_{D=1}(y) - sum_{D=0} w_i y_i / sum_{D=0} w_i`` with ``w = p/(1-p)`` and
+    ``p`` a logit propensity score (Hirano, Imbens & Ridder 2003; Imbens & Wooldridge
+    2009, sec. 5.4). Rows with a score outside ``trim`` are dropped first (see
+    :func:`fit_propensity`; ``trim=None`` keeps all). The notes report the trimming
+    and the score range by arm; :func:`overlap_diagnostics` gives the full table.
+
+    Parameters
+    ----------
+    trim : (float, float) or None, default :data:`ATT_TRIM`
+        Keep rows whose estimated score lies in ``[low, high]``, then refit.
+
+    Returns
+    -------
+    EffectEstimate
+        ``method="ipw_att"``, ``estimand="ATT"``; ``n_obs`` counts rows after trimming. SE by M-estimation: the influence function of the stacked
+    estimating equations (logit score, the two weighted means), as in Sant'Anna & Zhao
+    (2020)'s standardized IPW; summed within clusters when ``cluster`` is given.
+    """
+    covariates = list(covariates)
+    sample, note = prepare(df, [outcome, treatment, *covariates], treatment=treatment,
+                           cluster=cluster)
+    ps = fit_propensity(sample, treatment, covariates, trim)
+    y = ps.sample[outcome].to_numpy(float)
+    d = ps.treated
+    w_treat, w_cont = d, (1 - d) * ps.score / (1 - ps.score)
+    eta_treat = np.sum(w_treat * y) / np.sum(w_treat)
+    eta_cont = np.sum(w_cont * y) / np.sum(w_cont)
+    moment = np.mean((w_cont * (y - eta_cont))[:, None] * ps.design, axis=0)
+    inf_treat = w_treat * (y - eta_treat) / np.mean(w_treat)
+    inf_cont = (w_cont * (y - eta_cont) + _pscore_linear_rep(ps) @ moment) / np.mean(w_cont)
+    notes = join_notes(note, ps.trim_note, _score_range_note(ps))
+    return _m_record("ipw_att", "ATT", outcome, treatment, ps.sample, cluster,
+                     eta_treat - eta_cont, inf_treat - inf_cont, notes, alpha)
+
+
+def _m_record(method, estimand, outcome, treatment, sample, cluster, estimate, influence,
+              notes, alpha):
+    clusters = make_clusters(sample, cluster)
+    se = influence_std_error(influence, clusters)
+    label = (f"influence function, clustered by {cluster}" if clusters
+             else "influence function (robust)")
+    return _record(method, estimand, outcome, treatment, sample, clusters,
+                   (float(estimate), se, *inference(estimate, se, alpha), label), notes, alpha)
+
+
+# --------------------------------------------------------------------------- AIPW
+def _arm_regression(y, design, mask):
+    """OLS of y on design within ``mask``; returns fitted values for all rows and the
+    per-row influence of the coefficients (zero outside the arm)."""
+    beta = np.linalg.lstsq(design[mask], y[mask], rcond=None)[0]
+    fitted = design @ beta
+    bread = np.linalg.inv(design[mask].T @ design[mask] / len(y))
+    return fitted, (design * (mask * (y - fitted))[:, None]) @ bread
+
+
+def _aipw_att(y, ps: Propensity):
+    """Doubly robust ATT (Sant'Anna & Zhao 2020, eq. 3.1 with y_pre = 0) and its IF."""
+    d, x = ps.treated, ps.design
+    m0, rep_ols = _arm_regression(y, x, d == 0)
+    w_treat, w_cont = d, (1 - d) * ps.score / (1 - ps.score)
+    resid = y - m0
+    eta_treat = np.sum(w_treat * resid) / np.sum(w_treat)
+    eta_cont = np.sum(w_cont * resid) / np.sum(w_cont)
+    inf_treat = (w_treat * (resid - eta_treat)
+                 - rep_ols @ np.mean(w_treat[:, None] * x, axis=0)) / np.mean(w_treat)
+    ps_moment = np.mean((w_cont * (resid - eta_cont))[:, None] * x, axis=0)
+    inf_cont = (w_cont * (resid - eta_cont) + _pscore_linear_rep(ps) @ ps_moment
+                - rep_ols @ np.mean(w_cont[:, None] * x, axis=0)) / np.mean(w_cont)
+    return eta_treat - eta_cont, inf_treat - inf_cont
+
+
+def _aipw_ate(y, ps: Propensity):
+    """AIPW ATE (Robins, Rotnitzky & Zhao 1994; Glynn & Quinn 2010) and its IF.
+
+    ``phi = m1 - m0 + D(y - m1)/p - (1-D)(y - m0)/(1-p)``; the IF is ``phi - ATE`` (the
+    efficient influence function) plus the first-order terms of the estimated logit
+    and outcome coefficients, which vanish when both models are correct.
+    """
+    d, x, p = ps.treated, ps.design, ps.score
+    m1, rep1 = _arm_regression(y, x, d == 1)
+    m0, rep0 = _arm_regression(y, x, d == 0)
+    phi = m1 - m0 + d * (y - m1) / p - (1 - d) * (y - m0) / (1 - p)
+    estimate = np.mean(phi)
+    grad_b1 = np.mean(x * (1 - d / p)[:, None], axis=0)
+    grad_b0 = -np.mean(x * (1 - (1 - d) / (1 - p))[:, None], axis=0)
+    grad_ps = np.mean(x * (-d * (y - m1) * (1 - p) / p
+                           - (1 - d) * (y - m0) * p / (1 - p))[:, None], axis=0)
+    influence = (phi - estimate + rep1 @ grad_b1 + rep0 @ grad_b0
+                 + _pscore_linear_rep(ps) @ grad_ps)
+    return estimate, influence
+
+
+def aipw(df, outcome, treatment, covariates, cluster=None, *, estimand="ATE", trim="auto",
+         alpha=0.05):
+    """Augmented IPW (doubly robust) estimate of the ATE or ATT.
+
+    Logit propensity score and linear outcome models by arm (only the control model
+    for the ATT). Consistent if either model is correct. SE from the influence
+    function (efficient influence function plus nuisance-estimation terms, so it stays
+    valid when one model is misspecified), summed within clusters when given.
+    ATE: Glynn & Quinn (2010); ATT: Sant'Anna & Zhao (2020) with a zero pre-period.
+
+    Parameters
+    ----------
+    estimand : {"ATE", "ATT"}
+    trim : (float, float), None or "auto"
+        As in :func:`ipw_att`; "auto" uses :data:`ATT_TRIM` or :data:`ATE_TRIM`.
+
+    Returns
+    -------
+    EffectEstimate
+        ``method="aipw"``.
+    """
+    covariates = list(covariates)
+    _check_estimand(estimand)
+    sample, note = prepare(df, [outcome, treatment, *covariates], treatment=treatment,
+                           cluster=cluster)
+    if isinstance(trim, str) and trim == "auto":
+        trim = ATT_TRIM if estimand == "ATT" else ATE_TRIM
+    ps = fit_propensity(sample, treatment, covariates, trim)
+    y = ps.sample[outcome].to_numpy(float)
+    estimate, influence = (_aipw_att if estimand == "ATT" else _aipw_ate)(y, ps)
+    notes = join_notes(note, ps.trim_note, _score_range_note(ps))
+    return _m_record("aipw", estimand, outcome, treatment, ps.sample, cluster, estimate,
+                     influence, notes, alpha)
+
+
+# --------------------------------------------------------------------------- diagnostics
+def covariate_balance(df, treatment, covariates, weights=None) -> pd.DataFrame:
+    """Standardized mean differences of covariates, before and (optionally) after weighting.
+
+    ``SMD = (mean_T - mean_C) / sqrt((s_T^2 + s_C^2) / 2)`` with unweighted sample
+    variances in the denominator for both columns, so a change reflects the means
+    only (Austin 2009). ``weights`` is a Series aligned to ``df``'s index or a column
+    name; rows with missing weights are excluded from the weighted means. Rule of thumb:
+    |SMD| < 0.1 indicates good balance.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per covariate: ``covariate``, ``mean_treated``, ``mean_control``,
+        ``smd``, ``variance_ratio`` and, with weights, ``mean_treated_weighted``,
+        ``mean_control_weighted``, ``smd_weighted``.
+    """
+    covariates = list(covariates)
+    sample, _ = prepare(df, [treatment, *covariates], treatment=treatment)
+    treated = sample[treatment] == 1
+    rows = []
+    for cov in covariates:
+        xt, xc = sample.loc[treated, cov], sample.loc[~treated, cov]
+        pooled = np.sqrt((xt.var() + xc.var()) / 2)
+        rows.append({"covariate": cov, "mean_treated": xt.mean(), "mean_control": xc.mean(),
+                     "smd": (xt.mean() - xc.mean()) / pooled if pooled > 0 else np.nan,
+                     "variance_ratio": xt.var() / xc.var() if xc.var() > 0 else np.nan,
+                     "_pooled": pooled})
+    table = pd.DataFrame(rows)
+    if weights is not None:
+        w = (df[weights] if isinstance(weights, str) else pd.Series(weights)).reindex(sample.index)
+        ok = w.notna()
+        for arm, label in ((treated, "treated"), (~treated, "control")):
+            sub = sample.loc[arm & ok, covariates]
+            table[f"mean_{label}_weighted"] = np.average(sub, axis=0, weights=w[arm & ok])
+        table["smd_weighted"] = ((table["mean_treated_weighted"] - table["mean_control_weighted"])
+                                 / table["_pooled"])
+    return table.drop(columns="_pooled")
+
+
+@dataclass(frozen=True)
+class OverlapDiagnostics:
+    """Propensity-score overlap report for the ATT weights of :func:`ipw_att`.
+
+    ``by_arm``: n, min/mean/max propensity and rows trimmed per arm; ``balance``: the
+    :func:`covariate_balance` table before and after ATT weighting on the trimmed
+    sample; ``weights``: the ATT weights (1 for treated, p/(1-p) for controls, NaN for
+    dropped or trimmed rows) aligned to the input's index.
+    """
+
+    by_arm: pd.DataFrame
+    balance: pd.DataFrame
+    weights: pd.Series
+    n_trimmed: int
+
+
+def overlap_diagnostics(df, treatment, covariates, trim=ATT_TRIM) -> OverlapDiagnostics:
+    """Propensity ranges by arm, rows trimmed, and covariate balance under ATT weights.
+
+    Uses the same logit and trimming rule as :func:`ipw_att`; ``by_arm`` describes the
+    scores before trimming, ``balance`` and ``weights`` the trimmed sample.
+
+    Returns
+    -------
+    OverlapDiagnostics
+    """
+    covariates = list(covariates)
+    sample, _ = prepare(df, [treatment, *covariates], treatment=treatment)
+    _, raw_score = _logit_scores(sample, treatment, covariates)
+    ps = fit_propensity(sample, treatment, covariates, trim)
+    raw = pd.Series(raw_score, index=sample.index)
+    rows = []
+    for arm, label in ((1, "treated"), (0, "control")):
+        s = raw[sample[treatment] == arm]
+        rows.append({"arm": label, "n": len(s), "ps_min": s.min(), "ps_mean": s.mean(),
+                     "ps_max": s.max(), "n_trimmed": ps.n_trimmed[label]})
+    odds = ps.score / (1 - ps.score)
+    weights = pd.Series(np.where(ps.treated == 1, 1.0, odds), index=ps.sample.index)
+    weights = weights.reindex(df.index)
+    balance = covariate_balance(ps.sample, treatment, covariates, weights.loc[ps.sample.index])
+    return OverlapDiagnostics(pd.DataFrame(rows).set_index("arm"), balance, weights,
+                              sum(ps.n_trimmed.values()))

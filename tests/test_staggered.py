@@ -1,0 +1,284 @@
+"""Tests of analysis.staggered against linearmodels, statsmodels dummies, csdid and
+planted effects in simulated staggered panels."""
+
+import contextlib
+import io
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from csdid.att_gt import ATTgt
+from linearmodels.panel import PanelOLS
+from wildboottest.wildboottest import wildboottest
+
+from analysis import effects as E
+from analysis import staggered as S
+
+COHORTS = [0, 2003, 2004, 2005]
+PERIODS = np.arange(2001, 2007)
+
+
+def staggered_panel(seed=0, n_units=300, dynamic=0.0, effect=2.0, covariate_trend=0.0):
+    """Balanced panel; cohorts 2003-2005 and never-treated (0). Effect in event time e
+    is ``effect + dynamic * e``. ``x`` shifts trends when ``covariate_trend`` != 0."""
+    rng = np.random.default_rng(seed)
+    cohort = rng.choice(COHORTS, size=n_units, p=[0.4, 0.2, 0.2, 0.2])
+    x = rng.normal(size=n_units)
+    unit = np.repeat(np.arange(n_units), len(PERIODS))
+    year = np.tile(PERIODS, n_units)
+    g = cohort[unit]
+    treated = (g > 0) & (year >= g)
+    tau = np.where(treated, effect + dynamic * (year - g), 0.0)
+    y = (rng.normal(size=n_units)[unit] + 0.1 * (year - 2000)
+         + covariate_trend * x[unit] * (year - 2000) + tau + rng.normal(size=len(unit)))
+    return pd.DataFrame({"id": unit, "year": year, "g": g, "d": treated.astype(int),
+                         "x": x[unit], "county": unit % 25, "y": y, "tau": tau})
+
+
+def cr1_factor(n_obs, n_clusters, k):
+    return n_clusters / (n_clusters - 1) * (n_obs - 1) / (n_obs - k)
+
+
+# --------------------------------------------------------------------------- TWFE
+@pytest.mark.parametrize("drop", [0.0, 0.15])
+def test_twfe_matches_linearmodels_panelols(drop):
+    df = staggered_panel(seed=1)
+    df = df.sample(frac=1 - drop, random_state=2) if drop else df
+    r = S.two_way_fixed_effects(df, "y", "d", "id", "year", se="cluster")
+    panel = df.set_index(["id", "year"])
+    # linearmodels' raw cluster sandwich (no small-sample factors), rescaled by our
+    # documented CR1 factor: units nested in clusters, so K = 1 slope + (T - 1) years.
+    lm = PanelOLS(panel.y, panel[["d"]], entity_effects=True, time_effects=True).fit(
+        cov_type="clustered", cluster_entity=True, debiased=False, auto_df=False,
+        count_effects=False)
+    k = 1 + df.year.nunique() - 1
+    assert r.estimate == pytest.approx(lm.params["d"], abs=1e-8)
+    assert r.std_error == pytest.approx(
+        lm.std_errors["d"] * np.sqrt(cr1_factor(len(df), df.id.nunique(), k)), rel=1e-6)
+    assert r.cluster_var == "id" and r.n_clusters == df.id.nunique()
+
+
+def test_twfe_counts_unit_effects_when_not_nested_in_clusters():
+    df = staggered_panel(seed=3)
+    r = S.two_way_fixed_effects(df, "y", "d", "id", "year", cluster="year", se="cluster")
+    panel = df.set_index(["id", "year"])
+    lm = PanelOLS(panel.y, panel[["d"]], entity_effects=True, time_effects=True).fit(
+        cov_type="clustered", clusters=panel[["county"]].assign(county=df.year.to_numpy()),
+        debiased=False, auto_df=False, count_effects=False)
+    k = 1 + df.id.nunique() - 1        # years nested in year clusters; unit effects counted
+    assert r.std_error == pytest.approx(
+        lm.std_errors["d"] * np.sqrt(cr1_factor(len(df), 6, k)), rel=1e-6)
+    auto = S.two_way_fixed_effects(df, "y", "d", "id", "year", cluster="year")
+    assert auto.se_type.startswith("wild")  # 6 clusters: "auto" switches to the bootstrap
+    assert auto.std_error == pytest.approx(r.std_error)
+
+
+def test_twfe_matches_dummy_variable_regression_on_unbalanced_panel():
+    df = staggered_panel(seed=4, n_units=60).sample(frac=0.8, random_state=0)
+    r = S.two_way_fixed_effects(df, "y", "d", "id", "year", se="cluster")
+    fit = smf.ols("y ~ d + C(id) + C(year)", df).fit()
+    assert r.estimate == pytest.approx(fit.params["d"], abs=1e-8)
+
+
+def test_twfe_recovers_a_homogeneous_planted_effect():
+    r = S.two_way_fixed_effects(staggered_panel(seed=5), "y", "d", "id", "year", "county")
+    assert r.ci_low <= 2.0 <= r.ci_high
+    assert r.se_type.startswith("wild") and r.n_clusters == 25
+
+
+def test_twfe_wild_bootstrap_equals_wildboottest_on_dummy_residualized_data():
+    # Frisch-Waugh-Lovell: the WCR bootstrap on within-transformed data equals the
+    # bootstrap on data residualized on unit and year dummies.
+    df = staggered_panel(seed=17, n_units=80)
+    df["cl"] = df.id % 10
+    r = S.two_way_fixed_effects(df, "y", "d", "id", "year", cluster="cl")
+    resid = {v: smf.ols(f"{v} ~ C(id) + C(year)", df).fit().resid for v in ("y", "d")}
+    model = sm.OLS(resid["y"], resid["d"].rename("d").to_frame())
+    wild = E.WildOptions()
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = wildboottest(model, B=wild.reps, cluster=df.cl.to_numpy(), param="d",
+                           weights_type=wild.weights, seed=wild.seed, show=False)
+    assert r.se_type.startswith("wild") and r.n_clusters == 10
+    assert r.p_value == pytest.approx(ref["p-value"].iloc[0], abs=1e-12)
+
+
+def test_twfe_raises_when_treatment_is_absorbed():
+    df = staggered_panel(seed=6).assign(d=lambda f: (f.g > 0).astype(int))
+    with pytest.raises(E.NoVariationError, match="absorbed"):
+        S.two_way_fixed_effects(df, "y", "d", "id", "year")
+
+
+# --------------------------------------------------------------------------- event study
+def _dummies(df, window, reference):
+    rel = (df.year - df.g).clip(*window)
+    names = {}
+    for k in range(window[0], window[1] + 1):
+        if k != reference:
+            name = f"e{k}".replace("-", "m")
+            names[k] = name
+            df[name] = ((df.g > 0) & (rel == k)).astype(float)
+    return names
+
+
+def test_event_study_matches_linearmodels_with_hand_built_dummies():
+    df = staggered_panel(seed=7, dynamic=0.5)
+    window, reference = (-3, 2), -1
+    records = S.event_study(df, "y", "id", "year", "g", window=window, reference=reference)
+    names = _dummies(df, window, reference)
+    panel = df.set_index(["id", "year"])
+    lm = PanelOLS(panel.y, panel[list(names.values())], entity_effects=True,
+                  time_effects=True).fit(cov_type="clustered", cluster_entity=True,
+                                         debiased=False, auto_df=False, count_effects=False)
+    factor = cr1_factor(len(df), df.id.nunique(), len(names) + df.year.nunique() - 1)
+    by_k = {r.event_time: r for r in records}
+    assert sorted(by_k) == list(range(-3, 3))
+    for k, name in names.items():
+        assert by_k[k].estimate == pytest.approx(lm.params[name], abs=1e-8)
+        assert by_k[k].std_error == pytest.approx(lm.std_errors[name] * np.sqrt(factor), rel=1e-6)
+    ref = by_k[reference]
+    assert ref.is_reference and ref.estimate == 0 and np.isnan(ref.std_error)
+    assert "binned" in by_k[-3].notes and "binned" in by_k[2].notes
+
+
+def test_event_study_covers_planted_dynamic_effects_and_flat_pretrends():
+    df = staggered_panel(seed=8, n_units=600, dynamic=0.0)
+    for r in S.event_study(df, "y", "id", "year", "g", window=(-2, 3)):
+        truth = 2.0 if r.event_time >= 0 else 0.0
+        if not r.is_reference:
+            assert r.ci_low <= truth <= r.ci_high, r
+
+
+def test_event_study_accepts_nan_for_never_treated():
+    df = staggered_panel(seed=9)
+    zero = S.event_study(df, "y", "id", "year", "g")
+    nan = S.event_study(df.assign(g=df.g.replace(0, np.nan)), "y", "id", "year", "g")
+    assert [r.estimate for r in zero] == pytest.approx([r.estimate for r in nan], nan_ok=True)
+
+
+def test_event_study_reports_empty_event_times_as_missing():
+    # 2001-2006 with cohorts 2003-2005: event time 4 is never observed.
+    records = S.event_study(staggered_panel(seed=9), "y", "id", "year", "g", window=(-4, 4))
+    empty = records[-1]
+    assert empty.event_time == 4 and np.isnan(empty.estimate)
+    assert "no observations" in empty.notes
+    assert all(np.isfinite(r.estimate) for r in records[:-1])
+
+
+def test_event_study_without_never_treated_and_no_binning_is_singular():
+    df = staggered_panel(seed=10)
+    df = df[df.g > 0]
+    with pytest.raises(E.SingularDesignError):
+        S.event_study(df, "y", "id", "year", "g", window=(-4, 3))
+
+
+def test_event_study_rejects_a_bad_window():
+    with pytest.raises(E.InvalidOptionError):
+        S.event_study(staggered_panel(), "y", "id", "year", "g", window=(-2, 2), reference=0)
+
+
+# --------------------------------------------------------------------------- Callaway-Sant'Anna
+def csdid_fit(df, control_group, xformla=None, clustervar=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ATTgt(yname="y", tname="year", idname="id", gname="g", data=df,
+                     control_group=control_group, xformla=xformla,
+                     clustervar=clustervar).fit(est_method="reg", bstrap=False)
+
+
+def csdid_aggregate(fit, typec):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit.aggte(typec=typec, bstrap=False).atte
+
+
+@pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
+@pytest.mark.parametrize("covariates", [None, ["x"]])
+def test_callaway_santanna_matches_csdid(control_group, covariates):
+    df = staggered_panel(seed=11, n_units=200, dynamic=0.5, covariate_trend=0.3)
+    ref = csdid_fit(df, control_group.replace("_", ""), None if covariates is None else "y~x")
+    # Our clustered SEs carry G/(G-1); R did / csdid do not.
+    dof = np.sqrt(200 / 199)
+    cells = S.callaway_santanna(df, "y", "id", "year", "g", covariates,
+                                control_group=control_group, aggregate="group_time")
+    assert [(c.cohort, c.period) for c in cells] == list(zip(ref.results["group"],
+                                                            ref.results["year"]))
+    assert [c.estimate for c in cells] == pytest.approx(list(ref.results["att"]), abs=1e-8)
+    assert [c.std_error / dof for c in cells] == pytest.approx(list(ref.results["se"]),
+                                                               rel=1e-6)
+    for ours, theirs in [("simple", "simple"), ("event", "dynamic"), ("group", "group")]:
+        records = S.callaway_santanna(df, "y", "id", "year", "g", covariates,
+                                      control_group=control_group, aggregate=ours)
+        agg = csdid_aggregate(ref, theirs)
+        assert records[0].estimate == pytest.approx(agg["overall_att"], abs=1e-8)
+        assert records[0].std_error / dof == pytest.approx(agg["overall_se"], rel=1e-6)
+        if agg["att_egt"] is not None:
+            assert [r.estimate for r in records[1:]] == pytest.approx(list(agg["att_egt"]),
+                                                                      abs=1e-8)
+            assert [r.std_error / dof for r in records[1:]] == pytest.approx(
+                list(np.ravel(agg["se_egt"])), rel=1e-6)
+
+
+def test_callaway_santanna_cluster_matches_csdid_clustervar():
+    df = staggered_panel(seed=12, n_units=200)
+    records = S.callaway_santanna(df, "y", "id", "year", "g", cluster="county")
+    agg = csdid_aggregate(csdid_fit(df, "nevertreated", clustervar="county"), "simple")
+    assert records[0].std_error / np.sqrt(25 / 24) == pytest.approx(agg["overall_se"], rel=1e-6)
+    assert records[0].n_clusters == 25 and records[0].cluster_var == "county"
+
+
+def test_callaway_santanna_recovers_heterogeneous_effects_where_twfe_fails():
+    # Effects grow with exposure and cohorts are staggered: TWFE's forbidden
+    # comparisons (early-treated as controls) bias it (Goodman-Bacon 2021).
+    df = staggered_panel(seed=13, n_units=1500, dynamic=1.0, effect=1.0)
+    post = df[(df.g > 0) & (df.year >= df.g)]
+    # simple aggregation: cohort-size weights on post cells = mean of tau over post rows
+    truth = post.tau.mean()
+    cs = S.callaway_santanna(df, "y", "id", "year", "g")[0]
+    twfe = S.two_way_fixed_effects(df, "y", "d", "id", "year")
+    assert cs.ci_low <= truth <= cs.ci_high
+    assert not twfe.ci_low <= truth <= twfe.ci_high
+    events = S.callaway_santanna(df, "y", "id", "year", "g", aggregate="event")[1:]
+    for r in events:
+        true_e = 1.0 + r.event_time if r.event_time >= 0 else 0.0
+        assert r.ci_low <= true_e <= r.ci_high, r
+
+
+def test_callaway_santanna_reports_and_drops_units_treated_in_the_first_period():
+    df = staggered_panel(seed=14)
+    df.loc[df.id < 5, "g"] = 2001
+    records = S.callaway_santanna(df, "y", "id", "year", "g")
+    assert "dropped 5 units treated in the first period" in records[0].notes
+
+
+def test_callaway_santanna_input_errors():
+    df = staggered_panel(seed=15)
+    with pytest.raises(E.PanelStructureError, match="unbalanced"):
+        S.callaway_santanna(df.iloc[1:], "y", "id", "year", "g")
+    changing = df.assign(g=np.where((df.id == 0) & (df.year == 2006), 2002, df.g))
+    with pytest.raises(E.PanelStructureError, match="changes over time"):
+        S.callaway_santanna(changing, "y", "id", "year", "g")
+    with pytest.raises(E.NoVariationError, match="never-treated"):
+        S.callaway_santanna(df[df.g > 0], "y", "id", "year", "g")
+    with pytest.raises(E.InvalidOptionError):
+        S.callaway_santanna(df, "y", "id", "year", "g", aggregate="calendar")
+    with pytest.raises(E.PanelStructureError, match="constant within"):
+        S.callaway_santanna(df.assign(c=np.arange(len(df))), "y", "id", "year", "g",
+                            cluster="c")
+    with pytest.raises(E.MissingColumnError, match="cohort"):
+        S.callaway_santanna(df, "y", "id", "year", "cohort")
+
+
+def test_not_yet_treated_controls_work_without_never_treated_units():
+    df = staggered_panel(seed=16, n_units=600)
+    df = df[df.g > 0]
+    records = S.callaway_santanna(df, "y", "id", "year", "g", control_group="not_yet_treated",
+                                  aggregate="group_time")
+    # Controls must have g' > t and g' != g. No unit is untreated from 2005 on (2 cells
+    # skipped per cohort), and cohort 2005 at t=2004 has none either: 7 of 15 skipped.
+    assert all(r.period < 2005 for r in records)
+    assert "skipped 7 (g,t) cells without control units" in records[0].notes
+    post = [r for r in records if r.event_time >= 0]
+    assert all(r.ci_low <= 2.0 <= r.ci_high for r in post)
