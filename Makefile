@@ -29,6 +29,14 @@ reports: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+## benchmark: time the report fleet against the naive papermill + nbconvert loop (minutes)
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/fleet.py
+
+## monte-carlo: bias and CI coverage of every estimator on repeated simulated panels (~10 min)
+monte-carlo: $(STAMP)
+	$(BIN)/python benchmarks/monte_carlo.py
+
 ## lock: regenerate requirements.lock from requirements.in (needs network access to PyPI)
 lock:
 	$(BIN)/python -m pip install --quiet uv==0.13.8
@@ -38,4 +46,4 @@ lock:
 clean: $(STAMP)
 	$(BIN)/python -m analysis clean
 
-.PHONY: help venv reports test lock clean
+.PHONY: help venv reports test benchmark monte-carlo lock clean

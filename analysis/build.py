@@ -1,17 +1,27 @@
 """The report fleet: plan units, execute each notebook with papermill, render the site.
 
-One unit is one executed notebook: the nation, or one province. Units run in parallel worker
-processes; a unit that fails keeps its executed notebook (error cell visible), is marked failed
-on the index page, and makes the build's exit status non-zero while the others complete. Every
-output is written under a temporary name and renamed into place, so an interrupted build leaves
-no half-written file.
+One unit is one executed notebook: the nation, or one province. A build
+
+1. plans the units and computes each one's content key (:mod:`analysis.cache`); units whose key,
+   outputs and last status are unchanged are skipped;
+2. runs the others in parallel: in local worker processes that each keep a warm kernel
+   (:mod:`analysis.kernels`), or on an existing Dask cluster (``scheduler=ADDRESS``);
+3. renders each unit's page in the worker that ran it, then the index and sources pages.
+
+A unit that fails keeps its executed notebook (error cell visible), is marked failed on the index
+page, and makes the build's exit status non-zero while the others complete. Every output is
+written under a temporary name and renamed into place, and a unit's cache record is written only
+after its outputs, so an interrupted build leaves no half-written file and the next build resumes
+from the units that finished.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -21,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis import config, site
+from analysis import cache, config, site
 
 
 @dataclass(frozen=True)
@@ -29,9 +39,10 @@ class Unit:
     """One report: a notebook and the parameters it is executed with."""
 
     unit_id: str
-    notebook: str  # file name in notebooks/
+    notebook: str  # file name in the notebooks folder
     title: str
     parameters: dict = field(default_factory=dict)
+    extra_inputs: tuple[str, ...] = ()  # files outside data/processed, relative to the project
 
 
 @dataclass(frozen=True)
@@ -55,13 +66,21 @@ class BuildPaths:
     def site_dir(self) -> Path:
         return self.reports_dir / "site"
 
+    @property
+    def cache_dir(self) -> Path:
+        return self.reports_dir / ".cache"
+
+    def outputs(self, unit_id: str) -> list[Path]:
+        return [self.executed_dir / f"{unit_id}.ipynb", self.results_dir / f"{unit_id}.json",
+                self.site_dir / site.page_name(unit_id)]
+
 
 @dataclass
 class UnitOutcome:
     """How one unit's run ended."""
 
     unit_id: str
-    status: str  # "ok" or "failed"
+    status: str  # "ok", "failed" or "not built"
     seconds: float
     error: str = ""
     cached: bool = False
@@ -71,6 +90,18 @@ class UnknownUnitError(ValueError):
     """Raised when ``--only`` names a unit that the plan does not contain."""
 
 
+class BuildInterrupted(KeyboardInterrupt):
+    """Raised when a build is stopped by Ctrl-C; ``finished`` units are kept and cached."""
+
+    def __init__(self, finished: int, total: int):
+        super().__init__(f"interrupted after {finished} of {total} units; the next build resumes")
+        self.finished, self.total = finished, total
+
+
+# ----------------------------------------------------------------------------------------------
+# Planning
+
+
 def plan_units(processed_dir: Path = config.PROCESSED_DIR,
                only: list[str] | None = None) -> list[Unit]:
     """The national unit plus one unit per poverty-task province and per province with figures."""
@@ -78,7 +109,13 @@ def plan_units(processed_dir: Path = config.PROCESSED_DIR,
     figures = pd.read_parquet(processed_dir / "figures.parquet")
     with_figures = set(figures.loc[figures["scope"] != config.NATIONAL_UNIT, "scope"])
     chosen = provinces[provinces["poverty_task"] | provinces["province_code"].isin(with_figures)]
-    units = [Unit(config.NATIONAL_UNIT, "national.ipynb", "National figures")]
+    units = [
+        Unit(config.NATIONAL_UNIT, "national.ipynb", "National figures and training effects"),
+        Unit("validation", "validation.ipynb", "Validation: the NSW experiment and Monte Carlo",
+             extra_inputs=("benchmarks/results/monte_carlo.csv",
+                           "benchmarks/results/monte_carlo.json")),
+        Unit("methods", "methods.ipynb", "Methods and the demonstration panel"),
+    ]
     units += [Unit(row.province_code, "province.ipynb", f"{row.name_en} ({row.name_zh})",
                    {"province_code": row.province_code})
               for row in chosen.sort_values("province_code").itertuples()]
@@ -102,6 +139,32 @@ def is_simulated(manifest: dict) -> bool:
     return manifest.get("panel", {}).get("origin") == "simulated"
 
 
+def key_of(unit: Unit, paths: BuildPaths) -> cache.KeyParts:
+    extra = [config.PROJECT_ROOT / path for path in unit.extra_inputs]
+    return cache.unit_key(paths.notebooks_dir / unit.notebook, unit.parameters, unit.unit_id,
+                          paths.processed_dir, extra)
+
+
+def is_up_to_date(unit: Unit, parts: cache.KeyParts, paths: BuildPaths) -> bool:
+    record = cache.read_record(paths.cache_dir, unit.unit_id)
+    return (record is not None and record.get("key") == parts.key
+            and record.get("status") == "ok"
+            and all(path.exists() for path in paths.outputs(unit.unit_id)))
+
+
+def write_cache_record(unit: Unit, parts: cache.KeyParts, outcome: UnitOutcome,
+                       paths: BuildPaths) -> None:
+    from analysis.report import write_json_atomically
+
+    write_json_atomically(cache.record_path(paths.cache_dir, unit.unit_id), {
+        "key": parts.key, "parts": parts.__dict__, "status": outcome.status,
+        "seconds": outcome.seconds, "error": outcome.error})
+
+
+# ----------------------------------------------------------------------------------------------
+# Executing one unit (runs in a worker process, local or on a Dask worker)
+
+
 def _kernel_config(ipc_dir: str):
     """Kernel connection over IPC sockets in a private folder: no TCP ports to collide."""
     from traitlets.config import Config
@@ -112,16 +175,33 @@ def _kernel_config(ipc_dir: str):
     return kernel_config
 
 
-def execute_unit(unit: Unit, paths: BuildPaths) -> UnitOutcome:
-    """Execute one unit's notebook and render its page; never raises for a notebook error."""
-    import papermill
+def _execute_notebook(unit: Unit, paths: BuildPaths, output: Path, parameters: dict,
+                      warm: bool, scratch: str) -> None:
+    notebook = paths.notebooks_dir / unit.notebook
+    if warm:
+        from analysis import kernels
+
+        kernels.warm_kernel(paths.notebooks_dir).execute(notebook, output, parameters)
+    else:
+        import papermill
+
+        papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                   cwd=str(paths.notebooks_dir), progress_bar=False,
+                                   kernel_name="python3", config=_kernel_config(scratch))
+
+
+def execute_unit(unit: Unit, paths: BuildPaths, warm: bool = True) -> UnitOutcome:
+    """Execute one unit's notebook and render its page; never raises for a notebook error.
+
+    ``warm=False`` runs plain papermill with a fresh kernel (the reference behaviour).
+    """
     from papermill.exceptions import PapermillExecutionError
 
     started = time.perf_counter()
     for directory in (paths.executed_dir, paths.results_dir, paths.site_dir):
         directory.mkdir(parents=True, exist_ok=True)
-    executed = paths.executed_dir / f"{unit.unit_id}.ipynb"
-    results = paths.results_dir / f"{unit.unit_id}.json"
+    executed, results = paths.outputs(unit.unit_id)[:2]
+    # Each unit works in a private scratch folder: nothing it writes can meet another unit's.
     with tempfile.TemporaryDirectory(prefix=f"unit-{unit.unit_id}-") as scratch:
         partial_notebook = Path(scratch) / executed.name
         partial_results = Path(scratch) / results.name
@@ -129,15 +209,14 @@ def execute_unit(unit: Unit, paths: BuildPaths) -> UnitOutcome:
                       "results_path": str(partial_results)}
         status, error = "ok", ""
         try:
-            papermill.execute_notebook(
-                str(paths.notebooks_dir / unit.notebook), str(partial_notebook),
-                parameters=parameters, cwd=str(paths.notebooks_dir), progress_bar=False,
-                kernel_name="python3", config=_kernel_config(scratch))
+            _execute_notebook(unit, paths, partial_notebook, parameters, warm, scratch)
         except PapermillExecutionError as failure:
             status, error = "failed", f"{failure.ename}: {failure.evalue}"
         if not partial_notebook.exists():
             raise RuntimeError(f"papermill wrote no notebook for unit {unit.unit_id}")
         _stamp_unit_metadata(partial_notebook, unit, status)
+        if status == "ok" and not partial_results.exists():
+            status, error = "failed", "the notebook ran but wrote no results JSON"
         shutil.move(str(partial_notebook), executed)
         if status == "ok":
             shutil.move(str(partial_results), results)
@@ -167,27 +246,116 @@ def render_unit_page(unit: Unit, paths: BuildPaths, failed: bool) -> None:
                          paths.site_dir / site.page_name(unit.unit_id), header, footer)
 
 
-def _unit_page(unit: Unit, outcome: UnitOutcome, paths: BuildPaths) -> site.UnitPage:
-    results_path = paths.results_dir / f"{unit.unit_id}.json"
-    summary = ""
-    if outcome.status == "ok" and results_path.exists():
-        summary = json.loads(results_path.read_text()).get("summary", "")
-    elif outcome.status == "failed":
-        summary = outcome.error
-    return site.UnitPage(unit.unit_id, unit.title, outcome.status, summary,
-                         site.page_name(unit.unit_id), f"../notebooks/{unit.unit_id}.ipynb",
-                         outcome.seconds, outcome.cached)
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches every process of the terminal; the parent alone decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# ----------------------------------------------------------------------------------------------
+# Running many units
+
+
+def _crash_outcome(unit: Unit, crash: BaseException) -> UnitOutcome:
+    # A worker crash is a unit failure, not a build crash.
+    return UnitOutcome(unit.unit_id, "failed", 0.0, f"{type(crash).__name__}: {crash}")
+
+
+def _report_progress(progress, outcome: UnitOutcome) -> None:
+    progress.set_postfix_str(f"{outcome.unit_id} {outcome.status}")
+    progress.update()
+    progress.write(f"  {outcome.unit_id:>8}  {outcome.status:<6} {outcome.seconds:5.1f} s"
+                   + (f"  {outcome.error}" if outcome.error else ""))
+
+
+def run_units_locally(units: list[Unit], paths: BuildPaths, workers: int, on_done) -> None:
+    # "forkserver": workers start from a clean process. A forked copy of a parent that already
+    # holds ZeroMQ sockets (a parent that ran a kernel itself) can deadlock.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["analysis.build", "analysis.kernels", "papermill", "nbconvert"])
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_ignore_interrupts)
+    futures = {pool.submit(execute_unit, unit, paths): unit for unit in units}
+    try:
+        for future in as_completed(futures):
+            unit = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as crash:
+                outcome = _crash_outcome(unit, crash)
+            on_done(unit, outcome)
+    except KeyboardInterrupt:
+        workers_running = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers_running:
+            process.terminate()  # its kernel follows: ipykernel exits when its parent is gone
+        raise
+    pool.shutdown(wait=True)
+
+
+def run_units_on_cluster(units: list[Unit], paths: BuildPaths, scheduler: str, on_done) -> None:
+    """Run units on an existing Dask cluster; workers need this environment and shared paths."""
+    from distributed import Client, as_completed as completed_on_cluster
+
+    with Client(scheduler) as client:
+        futures = {client.submit(execute_unit, unit, paths, pure=False,
+                                 key=f"report-unit-{unit.unit_id}-{time.time_ns()}"): unit
+                   for unit in units}
+        try:
+            for future in completed_on_cluster(list(futures)):
+                unit = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as crash:
+                    outcome = _crash_outcome(unit, crash)
+                on_done(unit, outcome)
+        except KeyboardInterrupt:
+            client.cancel(list(futures))
+            raise
+
+
+def run_units(units: list[Unit], keys: dict[str, cache.KeyParts], paths: BuildPaths,
+              workers: int, scheduler: str | None = None) -> dict[str, UnitOutcome]:
+    """Execute units with a progress bar; record each finished unit in the cache at once."""
+    outcomes: dict[str, UnitOutcome] = {}
+    if not units:
+        return outcomes
+    with tqdm(total=len(units), desc="reports", unit="unit") as progress:
+        def on_done(unit: Unit, outcome: UnitOutcome) -> None:
+            outcomes[unit.unit_id] = outcome
+            write_cache_record(unit, keys[unit.unit_id], outcome, paths)
+            _report_progress(progress, outcome)
+
+        try:
+            if scheduler:
+                run_units_on_cluster(units, paths, scheduler, on_done)
+            else:
+                run_units_locally(units, paths, workers, on_done)
+        except KeyboardInterrupt as interrupt:
+            raise BuildInterrupted(len(outcomes), len(units)) from interrupt
+    return outcomes
+
+
+# ----------------------------------------------------------------------------------------------
+# Site pages and the whole build
 
 
 def _previous_outcome(unit: Unit, paths: BuildPaths) -> UnitOutcome:
-    """A unit not run in this build keeps the status of its last executed notebook."""
-    import nbformat
+    """A unit not run in this build keeps the status of its last run."""
+    record = cache.read_record(paths.cache_dir, unit.unit_id)
+    if record is None or not paths.outputs(unit.unit_id)[0].exists():
+        return UnitOutcome(unit.unit_id, "not built", 0.0, "not built yet", cached=True)
+    return UnitOutcome(unit.unit_id, record.get("status", "failed"), 0.0,
+                       record.get("error", ""), cached=True)
 
-    executed = paths.executed_dir / f"{unit.unit_id}.ipynb"
-    if not executed.exists():
-        return UnitOutcome(unit.unit_id, "not built", 0.0, "not built yet")
-    status = nbformat.read(executed, as_version=4).metadata.get("analysis", {}).get("status")
-    return UnitOutcome(unit.unit_id, status or "failed", 0.0, cached=True)
+
+def _unit_page(unit: Unit, outcome: UnitOutcome, paths: BuildPaths) -> site.UnitPage:
+    results_path = paths.results_dir / f"{unit.unit_id}.json"
+    summary = outcome.error
+    if outcome.status == "ok" and results_path.exists():
+        summary = json.loads(results_path.read_text()).get("summary", "")
+    return site.UnitPage(unit.unit_id, unit.title, outcome.status, summary,
+                         site.page_name(unit.unit_id), f"../notebooks/{unit.unit_id}.ipynb",
+                         outcome.seconds, outcome.cached)
 
 
 def render_site_pages(units: list[Unit], outcomes: dict[str, UnitOutcome],
@@ -207,37 +375,30 @@ def render_site_pages(units: list[Unit], outcomes: dict[str, UnitOutcome],
                      header, footer)
 
 
-def run_units(units: list[Unit], paths: BuildPaths, workers: int) -> dict[str, UnitOutcome]:
-    """Execute units in parallel with a progress bar; a failing unit does not stop the others."""
-    outcomes: dict[str, UnitOutcome] = {}
-    with ProcessPoolExecutor(max_workers=workers) as pool, \
-            tqdm(total=len(units), desc="reports", unit="unit") as progress:
-        futures = {pool.submit(execute_unit, unit, paths): unit for unit in units}
-        for future in as_completed(futures):
-            unit = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as crash:  # a worker crash is a unit failure, not a build crash
-                outcome = UnitOutcome(unit.unit_id, "failed", 0.0, f"{type(crash).__name__}: "
-                                      f"{crash}")
-            outcomes[unit.unit_id] = outcome
-            progress.set_postfix_str(f"{unit.unit_id} {outcome.status}")
-            progress.update()
-    return outcomes
-
-
 def summary_table(outcomes: dict[str, UnitOutcome]) -> pd.DataFrame:
     rows = [asdict(outcome) for outcome in outcomes.values()]
     table = pd.DataFrame(rows, columns=["unit_id", "status", "seconds", "cached", "error"])
+    table["cached"] = table["cached"].map({True: "cached", False: "run"})
     return table.sort_values("unit_id").reset_index(drop=True)
 
 
 def build(only: list[str] | None = None, workers: int | None = None,
-          paths: BuildPaths = BuildPaths()) -> pd.DataFrame:
-    """Build every planned unit and the site; return the summary table."""
+          paths: BuildPaths = BuildPaths(), force: bool = False,
+          scheduler: str | None = None) -> pd.DataFrame:
+    """Build the planned units that changed (all with ``force``) and the site.
+
+    Returns the summary table: one row per unit, run or cached.
+    """
     load_manifest(paths.processed_dir)
     planned = plan_units(paths.processed_dir)
     chosen = plan_units(paths.processed_dir, only)
-    outcomes = run_units(chosen, paths, workers or os.cpu_count() or 1)
-    render_site_pages(planned, outcomes, paths)
-    return summary_table(outcomes)
+    keys = {unit.unit_id: key_of(unit, paths) for unit in chosen}
+    stale = [unit for unit in chosen
+             if force or not is_up_to_date(unit, keys[unit.unit_id], paths)]
+    outcomes = run_units(stale, keys, paths, workers or os.cpu_count() or 1, scheduler)
+    cached = {unit.unit_id: _previous_outcome(unit, paths) for unit in chosen
+              if unit.unit_id not in outcomes}
+    site_pages = [paths.site_dir / "index.html", paths.site_dir / "sources.html"]
+    if outcomes or not all(page.exists() for page in site_pages):
+        render_site_pages(planned, outcomes, paths)
+    return summary_table({**cached, **outcomes})

@@ -9,7 +9,7 @@ import sys
 
 from analysis import config
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -28,19 +28,25 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from analysis.build import BuildPaths, UnknownUnitError, build
+    from analysis.build import BuildInterrupted, BuildPaths, UnknownUnitError, build
 
     only = [unit.strip() for unit in args.only.split(",")] if args.only else None
     try:
         paths = BuildPaths(config.NOTEBOOKS_DIR, config.PROCESSED_DIR, config.REPORTS_DIR,
                            config.RAW_DIR)
-        summary = build(only=only, workers=args.workers, paths=paths)
+        summary = build(only=only, workers=args.workers, paths=paths, force=args.force,
+                        scheduler=args.scheduler)
     except (UnknownUnitError, FileNotFoundError) as error:
         print(f"build: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except BuildInterrupted as interrupted:
+        print(f"\nbuild: {interrupted}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(summary.to_string(index=False, float_format=lambda seconds: f"{seconds:.1f}"))
     failed = summary[summary["status"] == "failed"]
-    print(f"\nbuild: {len(summary) - len(failed)} ok, {len(failed)} failed; "
+    ran = int((summary["cached"] == "run").sum())
+    print(f"\nbuild: {len(summary) - len(failed)} ok, {len(failed)} failed, {ran} run, "
+          f"{len(summary) - ran} unchanged; "
           f"site at {config.SITE_DIR / 'index.html'}")
     return EXIT_FAILED if len(failed) else EXIT_OK
 
@@ -93,10 +99,16 @@ def parser() -> argparse.ArgumentParser:
     build = commands.add_parser(
         "build", help="execute the report notebooks and render the site",
         description="Execute the national notebook and one province notebook per unit with "
-                    "papermill, then render reports/site.")
+                    "papermill in warm kernels, skipping units whose inputs, notebook, code and "
+                    "environment are unchanged, then render reports/site.")
     build.add_argument("--only", help="comma-separated units, e.g. national,53,50")
     build.add_argument("--workers", type=int, default=None,
-                       help="parallel workers (default: number of cores)")
+                       help="parallel local workers (default: number of cores)")
+    build.add_argument("--force", action="store_true",
+                       help="rebuild every unit even when nothing it depends on changed")
+    build.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run units on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 "
+                            "(workers need this environment and the same project paths)")
     build.set_defaults(handler=_build)
     verify = commands.add_parser(
         "verify", help="check data/processed against its manifest",

@@ -239,9 +239,18 @@ def ingest(raw_dir: Path = config.RAW_DIR, processed_dir: Path = config.PROCESSE
     IngestError
         When any raw table fails validation; nothing is written.
     """
+    from analysis import microdata  # the panel stage: analyst extract or simulated panel
+
     raw = read_raw(raw_dir)
     validated, failures = validate_raw(raw, raw_dir / "sources")
+    microdata_dir = raw_dir / "microdata"
+    analyst_data = (microdata_dir / microdata.COLUMN_MAP).exists()
+    if not failures.empty and not analyst_data:
+        raise IngestError(failures)
+    panel_tables, panel_info, panel_failures = microdata.panel_tables(
+        microdata_dir, validated.ledger, validated.provinces, persons, seed)
+    failures = pd.concat([failures, panel_failures], ignore_index=True)
     if not failures.empty:
         raise IngestError(failures)
-    tables = ledger_tables(validated)
-    return write_tables_atomically(tables, processed_dir, raw_dir, {})
+    tables = {**ledger_tables(validated), **panel_tables}
+    return write_tables_atomically(tables, processed_dir, raw_dir, {"panel": panel_info})

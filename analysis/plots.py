@@ -58,3 +58,114 @@ def channel_plot(channels: pd.DataFrame) -> plt.Figure:
     ax.set(xlabel="million persons", ylabel="", title="Employment channels for poor laborers")
     _source_note(fig, "Sources: figure ledger rows " + ", ".join(channels["figure_id"]))
     return fig
+
+
+def estimates_plot(estimates: pd.DataFrame, title: str,
+                   truth_label: str = "planted effect (simulation)",
+                   xlabel: str = "effect on the probability of stable employment "
+                                 "(6+ months worked)") -> plt.Figure:
+    """Point estimates with 95% intervals, one row per estimator, planted truth when known."""
+    set_house_style()
+    shown = estimates.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(shown) + 1.4))
+    positions = range(len(shown))[::-1]
+    ax.errorbar(shown["estimate"], list(positions),
+                xerr=[shown["estimate"] - shown["ci_low"], shown["ci_high"] - shown["estimate"]],
+                fmt="o", color=PALETTE["estimate"], capsize=3, label="estimate, 95% CI")
+    if "true_effect" in shown:
+        ax.scatter(shown["true_effect"], list(positions), marker="x", s=60,
+                   color=PALETTE["truth"], zorder=3, label=truth_label)
+    ax.axvline(0, color="#6b7280", linewidth=0.8)
+    ax.set_yticks(list(positions), shown["label"])
+    ax.set(xlabel=xlabel, title=title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=8, frameon=False)
+    return fig
+
+
+def event_study_plot(event_estimates: pd.DataFrame, truth: pd.DataFrame | None) -> plt.Figure:
+    """Effects by years since training with 95% confidence bands, per estimator."""
+    set_house_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    colors = {"event_study_twfe": PALETTE["estimate"], "callaway_santanna": "#0f766e"}
+    labels = {"event_study_twfe": "TWFE event study",
+              "callaway_santanna": "Callaway-Sant'Anna"}
+    offsets = {"event_study_twfe": -0.08, "callaway_santanna": 0.08}
+    for method, part in event_estimates.groupby("method", sort=False):
+        part = part.sort_values("event_time")
+        x = part["event_time"] + offsets.get(method, 0)
+        ax.plot(x, part["estimate"], marker="o", color=colors.get(method), label=labels.get(
+            method, method))
+        ax.fill_between(x, part["ci_low"].fillna(part["estimate"]),
+                        part["ci_high"].fillna(part["estimate"]), alpha=0.18,
+                        color=colors.get(method))
+    if truth is not None:
+        ax.plot(truth["event_time"], truth["att"], linestyle="--", marker="x",
+                color=PALETTE["truth"], label="planted effect (simulation)")
+    ax.axhline(0, color="#6b7280", linewidth=0.8)
+    ax.axvline(-0.5, color="#9ca3af", linewidth=0.8, linestyle=":")
+    ax.set(xlabel="years since training (0 = training year; -1 is the reference)",
+           ylabel="effect on P(stable employment)", title="Effects by years since training")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def balance_plot(balance: pd.DataFrame) -> plt.Figure:
+    """Standardized mean differences of covariates before and after ATT weighting."""
+    set_house_style()
+    long = balance.melt(id_vars="covariate", value_vars=["smd", "smd_weighted"],
+                        var_name="sample", value_name="difference")
+    long["sample"] = long["sample"].map({"smd": "before weighting",
+                                         "smd_weighted": "after weighting"})
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * balance["covariate"].nunique() + 1.4))
+    sns.scatterplot(data=long, x="difference", y="covariate", hue="sample", style="sample", s=70,
+                    palette=[PALETTE["derived"], PALETTE["estimate"]], ax=ax)
+    for limit in (-0.1, 0.1):
+        ax.axvline(limit, color="#9ca3af", linestyle=":", linewidth=0.8)
+    ax.axvline(0, color="#6b7280", linewidth=0.8)
+    ax.set(xlabel="standardized mean difference, trained vs not trained", ylabel="",
+           title="Covariate balance before and after inverse-probability weighting")
+    ax.legend(fontsize=8, title="")
+    return fig
+
+
+def forest_plot(by_province: pd.DataFrame, pooled: pd.Series, names: dict[str, str]) -> plt.Figure:
+    """Province estimates with 95% intervals and the pooled estimate."""
+    set_house_style()
+    shown = by_province.sort_values("estimate").reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(shown) + 1.8))
+    y = list(range(len(shown)))
+    ax.errorbar(shown["estimate"], y, xerr=[shown["estimate"] - shown["ci_low"],
+                                           shown["ci_high"] - shown["estimate"]],
+                fmt="o", color=PALETTE["estimate"], capsize=2, markersize=4)
+    if "true_effect" in shown:
+        ax.scatter(shown["true_effect"], y, marker="x", color=PALETTE["truth"], zorder=3,
+                   label="planted effect (simulation)")
+    ax.axvspan(pooled["ci_low"], pooled["ci_high"], color=PALETTE["pooled"], alpha=0.12,
+               label=f"pooled {pooled['estimate']:.3f} (95% CI)")
+    ax.axvline(pooled["estimate"], color=PALETTE["pooled"], linewidth=1)
+    ax.axvline(0, color="#6b7280", linewidth=0.8)
+    ax.set_yticks(y, [names.get(code, code) for code in shown["province_code"]])
+    ax.set(xlabel="effect of training on P(stable employment), post-training years",
+           title="Callaway-Sant'Anna estimates by province")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def monte_carlo_plot(table: pd.DataFrame, design: str) -> plt.Figure:
+    """Bias and 95% CI coverage per estimator from the Monte Carlo table."""
+    set_house_style()
+    fig, (bias_ax, coverage_ax) = plt.subplots(1, 2, figsize=(9, 0.45 * len(table) + 1.6),
+                                               sharey=True)
+    y = list(range(len(table)))[::-1]
+    bias_ax.barh(y, table["bias"], color=PALETTE["estimate"])
+    bias_ax.axvline(0, color="#6b7280", linewidth=0.8)
+    bias_ax.set_yticks(y, table["label"])
+    bias_ax.set(xlabel="bias (estimate - planted effect)", title="Bias")
+    coverage_ax.errorbar(table["coverage"], y, xerr=1.96 * table["coverage_mcse"], fmt="o",
+                         color=PALETTE["estimate"], capsize=3)
+    coverage_ax.axvline(0.95, color=PALETTE["truth"], linestyle="--", label="nominal 95%")
+    coverage_ax.set(xlabel="share of 95% CIs covering the planted effect", title="Coverage",
+                    xlim=(0, 1.02))
+    coverage_ax.legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"Monte Carlo, {design} (simulated data)", fontweight="bold")
+    return fig

@@ -92,6 +92,8 @@ class UnitReport:
         self._claim(name)
         self.tables[name] = _records(table)
         shown = (table if display_table is None else display_table).copy()
+        for column in shown.select_dtypes(include="float").columns:
+            shown[column] = shown[column].map(lambda cell: "" if pd.isna(cell) else f"{cell:,.3f}")
         for column in shown.columns:
             if column not in html_columns:
                 shown[column] = shown[column].map(

@@ -148,6 +148,8 @@ class PanelSchema(pa.DataFrameModel):
 
     Ids are integers; county ids are unique across provinces. ``first_trained_year`` is the year
     of the person's first vocational-skills training (missing when never trained in the panel).
+    ``employment_services``: received other employment-assistance services this year: job
+    information, referral, job-seeking or transport subsidy.
     """
 
     person_id: Series[int] = pa.Field(ge=0)
@@ -170,6 +172,7 @@ class PanelSchema(pa.DataFrameModel):
     workshop_job: Series[bool]
     public_welfare_post: Series[bool]
     organized_labor_export: Series[bool]
+    employment_services: Series[bool]
 
     class Config:
         strict = True

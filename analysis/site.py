@@ -17,8 +17,6 @@ from importlib import metadata
 from pathlib import Path
 
 import jinja2
-import nbformat
-from nbconvert import HTMLExporter
 
 from analysis import config
 
@@ -46,8 +44,12 @@ class UnitPage:
     cached: bool = False
 
 
+NAMED_PAGES = {config.NATIONAL_UNIT: "national.html", "validation": "validation.html",
+               "methods": "methods.html"}
+
+
 def page_name(unit: str) -> str:
-    return "national.html" if unit == config.NATIONAL_UNIT else f"province-{unit}.html"
+    return NAMED_PAGES.get(unit, f"province-{unit}.html")
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -120,6 +122,11 @@ def provenance_html(commit: str, input_hashes: dict[str, str], parameters: dict)
 
 def render_notebook(notebook_path: Path, html_path: Path, header: str, footer: str) -> None:
     """Render an executed notebook to a self-contained page without code cells."""
+    # Imported here: nbformat and nbconvert cost seconds to import, and a build with nothing to
+    # run renders no notebook.
+    import nbformat
+    from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES_DIR)],
                             exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)

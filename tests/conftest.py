@@ -33,7 +33,7 @@ def processed_dir(tmp_path_factory) -> Path:
     from analysis.ingest import ingest
 
     target = tmp_path_factory.mktemp("processed") / "processed"
-    ingest(config.RAW_DIR, target, persons=3_000)
+    ingest(config.RAW_DIR, target, persons=6_000)
     return target
 
 

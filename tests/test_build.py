@@ -1,6 +1,7 @@
 """Executing report notebooks with papermill and rendering their pages (slow: starts kernels)."""
 
 import json
+import os
 import re
 import shutil
 from html.parser import HTMLParser
@@ -116,3 +117,191 @@ def test_build_runs_units_in_parallel_and_writes_index(paths):
 def test_unknown_unit_is_refused(paths):
     with pytest.raises(build.UnknownUnitError, match="known units"):
         build.plan_units(paths.processed_dir, only=["99"])
+
+
+# ----------------------------------------------------------------------------------------------
+# The fleet: warm kernels, cache, parallel stress, Dask, interruption
+
+
+def _code_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    return [(cell.execution_count, [
+        {key: value for key, value in output.items() if key != "metadata"}
+        for output in cell.outputs]) for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def test_warm_kernel_gives_the_same_notebook_as_plain_papermill(processed_dir, tmp_path):
+    from analysis import kernels
+
+    plain = build.BuildPaths(config.NOTEBOOKS_DIR, processed_dir, tmp_path / "plain",
+                             config.RAW_DIR)
+    warm = build.BuildPaths(config.NOTEBOOKS_DIR, processed_dir, tmp_path / "warm",
+                            config.RAW_DIR)
+    yunnan = build.Unit("53", "province.ipynb", "Yunnan", {"province_code": "53"})
+    chongqing = build.Unit("50", "province.ipynb", "Chongqing", {"province_code": "50"})
+    try:
+        assert build.execute_unit(yunnan, plain, warm=False).status == "ok"
+        # Another unit first, so that the comparison also proves the reset between units.
+        assert build.execute_unit(chongqing, warm, warm=True).status == "ok"
+        assert build.execute_unit(yunnan, warm, warm=True).status == "ok"
+    finally:
+        kernels.shutdown_thread_kernel()
+    assert _code_outputs(warm.executed_dir / "53.ipynb") == _code_outputs(
+        plain.executed_dir / "53.ipynb")
+    assert (warm.results_dir / "53.json").read_text() == (plain.results_dir / "53.json").read_text()
+    # papermill gives its injected-parameters cell a random id on every run, warm or not.
+    def page(paths):
+        text = (paths.site_dir / "province-53.html").read_text()
+        return re.sub(r"cell-id=[0-9a-f-]+", "cell-id=*", text)
+
+    assert page(warm) == page(plain)
+
+
+def _kernel_processes() -> set[int]:
+    import subprocess
+
+    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    return {int(line.split()[0]) for line in listing.splitlines() if "ipykernel_launcher" in line}
+
+
+def _wait_for_kernels_to_exit(before: set[int], seconds: float = 15.0) -> set[int]:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while (left := _kernel_processes() - before) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return left
+
+
+def test_fifty_units_in_parallel_each_output_belongs_to_its_unit(processed_dir, tmp_path):
+    paths = build.BuildPaths(FIXTURES, processed_dir, tmp_path / "reports", config.RAW_DIR)
+    units = [build.Unit(f"u{index:02d}", "echo_unit.ipynb", f"Echo {index}",
+                        {"unit_tag": f"u{index:02d}"}) for index in range(54)]
+    keys = {unit.unit_id: build.key_of(unit, paths) for unit in units}
+    kernels_before = _kernel_processes()
+    outcomes = build.run_units(units, keys, paths, workers=2)
+    assert {outcome.status for outcome in outcomes.values()} == {"ok"}
+    for unit in units:
+        tag = unit.unit_id
+        results = json.loads((paths.results_dir / f"{tag}.json").read_text())
+        assert results["unit"] == tag and results["numbers"]["tag_number"]["value"] == int(tag[1:])
+        executed = nbformat.read(paths.executed_dir / f"{tag}.ipynb", as_version=4)
+        assert executed.metadata["analysis"]["unit"] == tag
+        assert executed.metadata["papermill"]["parameters"]["unit_tag"] == tag
+        shown = json.dumps([cell.get("outputs", []) for cell in executed.cells])
+        assert f"belongs to unit {tag}." in shown
+        assert not re.search(r"belongs to unit (?!%s\.)u\d\d" % tag, shown)
+        page = visible_text((paths.site_dir / f"province-{tag}.html").read_text())
+        assert f"This page belongs to unit {tag}." in page
+        assert json.loads((paths.cache_dir / f"{tag}.json").read_text())["status"] == "ok"
+    assert not _wait_for_kernels_to_exit(kernels_before), "kernels left behind"
+    leftovers = [path for path in paths.reports_dir.rglob("*") if path.name.startswith(".")
+                 and path.is_file() and path.parent != paths.cache_dir]
+    assert not leftovers
+
+
+def _copy_processed(processed_dir, tmp_path):
+    copy = tmp_path / "processed"
+    shutil.copytree(processed_dir, copy)
+    return copy
+
+
+def _rewrite_partition(processed, code):
+    partitions = sorted(processed.glob(f"*/{code}.parquet"))
+    assert partitions, "expected per-province partitions in data/processed"
+    table = pd.read_parquet(partitions[0])
+    table.attrs = {}
+    changed = pd.concat([table, table.tail(1)]).drop_duplicates()  # same rows, new bytes
+    changed = changed.iloc[::-1].reset_index(drop=True)
+    changed.to_parquet(partitions[0], index=False)
+
+
+def test_incremental_build_reruns_exactly_what_changed(processed_dir, tmp_path):
+    processed = _copy_processed(processed_dir, tmp_path)
+    paths = build.BuildPaths(config.NOTEBOOKS_DIR, processed, tmp_path / "reports",
+                             config.RAW_DIR)
+    only = ["national", "50", "53"]
+    first = build.build(only=only, workers=2, paths=paths)
+    assert set(first["cached"]) == {"run"} and set(first["status"]) == {"ok"}
+    second = build.build(only=only, workers=2, paths=paths)
+    assert set(second["cached"]) == {"cached"}
+    _rewrite_partition(processed, "53")
+    third = build.build(only=only, workers=2, paths=paths).set_index("unit_id")["cached"]
+    assert third.to_dict() == {"50": "cached", "53": "run", "national": "run"}
+    forced = build.build(only=only, workers=2, paths=paths, force=True)
+    assert set(forced["cached"]) == {"run"}
+    (paths.site_dir / "province-50.html").unlink()  # a missing output is rebuilt
+    fourth = build.build(only=only, workers=2, paths=paths).set_index("unit_id")["cached"]
+    assert fourth.to_dict() == {"50": "run", "53": "cached", "national": "cached"}
+
+
+def test_dask_cluster_build_matches_local_build(processed_dir, tmp_path):
+    from distributed import LocalCluster
+
+    only = ["national", "53"]
+    local = build.BuildPaths(config.NOTEBOOKS_DIR, processed_dir, tmp_path / "local",
+                             config.RAW_DIR)
+    remote = build.BuildPaths(config.NOTEBOOKS_DIR, processed_dir, tmp_path / "dask",
+                              config.RAW_DIR)
+    build.build(only=only, workers=2, paths=local)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        summary = build.build(only=only, paths=remote, scheduler=cluster.scheduler_address)
+    assert set(summary["status"]) == {"ok"}
+    for unit in only:
+        assert (remote.results_dir / f"{unit}.json").read_text() == (
+            local.results_dir / f"{unit}.json").read_text()
+        assert _code_outputs(remote.executed_dir / f"{unit}.ipynb") == _code_outputs(
+            local.executed_dir / f"{unit}.ipynb")
+
+
+INTERRUPTIBLE_BUILD = """
+import sys
+from pathlib import Path
+from analysis import build, config
+paths = build.BuildPaths(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), config.RAW_DIR)
+units = [build.Unit(f"u{i:02d}", "echo_unit.ipynb", "Echo", {"unit_tag": f"u{i:02d}"})
+         for i in range(40)]
+keys = {unit.unit_id: build.key_of(unit, paths) for unit in units}
+todo = [unit for unit in units if not build.is_up_to_date(unit, keys[unit.unit_id], paths)]
+print("TODO", len(todo), flush=True)
+try:
+    build.run_units(todo, keys, paths, workers=2)
+except build.BuildInterrupted as interrupted:
+    print("INTERRUPTED", interrupted.finished, flush=True)
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_stops_cleanly_and_the_next_build_resumes(processed_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    reports = tmp_path / "reports"
+    command = [sys.executable, "-c", INTERRUPTIBLE_BUILD, str(FIXTURES), str(processed_dir),
+               str(reports)]
+    kernels_before = _kernel_processes()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((reports / ".cache").glob("*.json"))) < 3:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    finished = int(re.search(r"INTERRUPTED (\d+)", output)[1])
+    assert 3 <= finished < 40
+    assert not _wait_for_kernels_to_exit(kernels_before), "kernels left behind"
+    for notebook in (reports / "notebooks").glob("*.ipynb"):
+        nbformat.read(notebook, as_version=4)  # every notebook written is whole
+    for result in (reports / "results").glob("*.json"):
+        json.loads(result.read_text())
+    assert not [path for path in reports.rglob("*") if path.name.startswith(".")
+                and path.is_file() and path.parent.name != ".cache"]
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    todo = int(re.search(r"TODO (\d+)", resumed.stdout)[1])
+    assert todo <= 40 - finished
+    assert len(list((reports / "results").glob("*.json"))) == 40

@@ -98,7 +98,8 @@ def _panel_rows() -> list[dict]:
                 household_size=4, trained=False, first_trained_year=2020, months_worked=3.0,
                 stable_employment=False, worked_outside_county=False,
                 worked_outside_province=False, wage_income=1_000.0, workshop_job=False,
-                public_welfare_post=False, organized_labor_export=False)
+                public_welfare_post=False, organized_labor_export=False,
+                employment_services=True)
     later = {**base, "year": 2020, "age": 31, "trained": True, "months_worked": 8.0,
              "stable_employment": True, "worked_outside_county": True}
     return [base, later]

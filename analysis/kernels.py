@@ -1,0 +1,179 @@
+"""Warm Jupyter kernels: start once per worker, import the heavy libraries once, run many units.
+
+Starting a kernel and importing pandas, statsmodels and seaborn costs seconds per notebook; a
+fleet of small notebooks spends most of its time there. A :class:`WarmKernel` starts one
+ipykernel over IPC sockets in a private folder (no TCP ports, so kernels started together cannot
+collide), imports the libraries the notebooks use, and then executes unit after unit through
+papermill, clearing the user namespace before each one. The executed notebooks are ordinary
+papermill notebooks; execution counts are renumbered from 1 so they read exactly as a fresh
+kernel's would.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client import KernelManager
+
+# Imported once per kernel so that units do not pay for them; the list is what the notebooks use.
+WARM_UP_CODE = """
+import matplotlib
+matplotlib.use("Agg")
+import numpy, pandas, scipy, statsmodels.api, seaborn, matplotlib.pyplot
+import pyarrow.parquet
+import analysis.pages, analysis.tables, analysis.report, analysis.plots
+try:
+    import analysis.effects, analysis.staggered, analysis.program_effects
+except ImportError:
+    pass
+"""
+# Between units: forget the previous unit's variables and figures, keep imported modules.
+RESET_CODE = """
+get_ipython().run_line_magic("reset", "-f")
+import matplotlib.pyplot as _plt
+_plt.close("all")
+del _plt
+import gc as _gc
+_gc.collect()
+del _gc
+"""
+START_TIMEOUT_SECONDS = 120
+
+
+class KernelStartError(RuntimeError):
+    """Raised when a kernel does not become ready within the start-up time-out."""
+
+
+class WarmKernel:
+    """One long-lived kernel that executes notebooks one after another.
+
+    Parameters
+    ----------
+    cwd : Path
+        Working directory of the kernel (the notebooks folder, as for a plain papermill run).
+    """
+
+    def __init__(self, cwd: Path):
+        self.cwd = Path(cwd)
+        self._socket_dir = tempfile.mkdtemp(prefix="warm-kernel-")
+        self.manager = KernelManager(kernel_name="python3", transport="ipc",
+                                     ip=os.path.join(self._socket_dir, "kernel"))
+        self.manager.start_kernel(cwd=str(self.cwd))
+        self.units_run = 0
+        self._closed = False
+        self._run_quietly(WARM_UP_CODE)
+
+    def _run_quietly(self, code: str) -> None:
+        """Run set-up code and wait for its reply on the shell channel only.
+
+        A fresh client per call: papermill's client runs its own event loop in this thread, which
+        would strand a long-lived client's sockets; the shell channel needs no iopub subscription,
+        so there is no slow-joiner wait either.
+        """
+        client = self.manager.client()
+        client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        try:
+            message_id = client.execute(code, silent=True, store_history=False)
+            deadline = time.monotonic() + START_TIMEOUT_SECONDS
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise KernelStartError(f"kernel did not answer within {START_TIMEOUT_SECONDS} s")
+                try:
+                    reply = client.get_shell_msg(timeout=remaining)
+                except queue.Empty as error:
+                    raise KernelStartError("kernel did not answer") from error
+                if reply["parent_header"].get("msg_id") == message_id:
+                    break
+        finally:
+            client.stop_channels()
+        if reply["content"]["status"] != "ok":
+            raise KernelStartError(f"kernel set-up failed: {reply['content'].get('evalue')}")
+
+    def is_alive(self) -> bool:
+        return self.manager.is_alive()
+
+    def execute(self, notebook: Path, output: Path, parameters: dict) -> None:
+        """Execute ``notebook`` with papermill in this kernel and write ``output``.
+
+        Raises ``PapermillExecutionError`` when a cell fails, as papermill does; the output
+        notebook is written either way.
+        """
+        import papermill
+
+        if self.units_run:
+            self._run_quietly(RESET_CODE)
+        self.units_run += 1
+        try:
+            papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                       cwd=str(self.cwd), progress_bar=False,
+                                       kernel_name="python3", km=self.manager,
+                                       request_save_on_cell_execute=False)
+        finally:
+            if output.exists():
+                renumber_execution_counts(output)
+
+    def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.manager.has_kernel:
+                self.manager.shutdown_kernel(now=True)
+        finally:
+            self.manager.cleanup_resources()
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+def renumber_execution_counts(path: Path) -> None:
+    """Number executed code cells 1, 2, ... as a fresh kernel would."""
+    notebook = nbformat.read(path, as_version=4)
+    count = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or cell.get("execution_count") is None:
+            continue
+        count += 1
+        cell.execution_count = count
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "execute_result":
+                output["execution_count"] = count
+    nbformat.write(notebook, path)
+
+
+_local = threading.local()
+
+
+def warm_kernel(cwd: Path) -> WarmKernel:
+    """This thread's warm kernel, started on first use and restarted if it died."""
+    kernel = getattr(_local, "kernel", None)
+    if kernel is not None and (kernel.cwd != Path(cwd) or not kernel.is_alive()):
+        kernel.shutdown()
+        kernel = None
+    if kernel is None:
+        kernel = WarmKernel(cwd)
+        _local.kernel = kernel
+        _register_shutdown(kernel)
+    return kernel
+
+
+def _register_shutdown(kernel: WarmKernel) -> None:
+    # Worker processes of multiprocessing end with os._exit, which skips atexit; Finalize runs.
+    import atexit
+    from multiprocessing import util
+
+    util.Finalize(kernel, kernel.shutdown, exitpriority=10)
+    atexit.register(kernel.shutdown)
+
+
+def shutdown_thread_kernel() -> None:
+    kernel = getattr(_local, "kernel", None)
+    if kernel is not None:
+        kernel.shutdown()
+        _local.kernel = None
