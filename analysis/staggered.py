@@ -21,10 +21,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.effects import (
-    Clusters, EffectEstimate, InvalidOptionError, NoVariationError, OLSFit, PanelStructureError,
-    SingularDesignError, WildOptions, as_binary, check_columns, inference,
-    influence_std_error, join_notes, ols_effect, prepare, resolve_se_mode,
+from analysis.effects import EffectEstimate, as_binary, check_columns, join_notes, prepare
+from analysis.exceptions import (
+    InvalidOptionError, NoVariationError, PanelStructureError, SingularDesignError,
+)
+from analysis.inference import (
+    Clusters, OLSFit, WildOptions, inference, influence_std_error, ols_effect, resolve_se_mode,
 )
 
 CONTROL_GROUPS = ("never_treated", "not_yet_treated")

@@ -283,8 +283,11 @@ def test_ctrl_c_stops_cleanly_and_the_next_build_resumes(processed_dir, tmp_path
     command = [sys.executable, "-c", INTERRUPTIBLE_BUILD, str(FIXTURES), str(processed_dir),
                str(reports)]
     kernels_before = _kernel_processes()
+    # A shell running jobs in the background starts them with SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler; a terminal's Ctrl-C arrives with the default.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, start_new_session=True)
+                               text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list((reports / ".cache").glob("*.json"))) < 3:
         time.sleep(0.1)
