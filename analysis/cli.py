@@ -52,7 +52,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from analysis.ingest import sha256_of
+    from analysis.cache import sha256_file
 
     manifest_path = config.PROCESSED_DIR / config.MANIFEST_NAME
     if not manifest_path.exists():
@@ -62,11 +62,11 @@ def _verify(args: argparse.Namespace) -> int:
     problems = []
     for relative, digest in manifest["inputs"].items():
         path = config.PROJECT_ROOT / relative
-        if not path.exists() or sha256_of(path) != digest:
+        if not path.exists() or sha256_file(path) != digest:
             problems.append(f"input changed since ingest: {relative}")
     for relative, entry in manifest["outputs"].items():
         path = config.PROCESSED_DIR / relative
-        if not path.exists() or sha256_of(path) != entry["sha256"]:
+        if not path.exists() or sha256_file(path) != entry["sha256"]:
             problems.append(f"processed output differs from manifest: {relative}")
     for problem in problems:
         print(f"verify: {problem}", file=sys.stderr)

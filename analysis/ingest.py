@@ -8,7 +8,6 @@ is left exactly as it was and :class:`IngestError` carries the table of failures
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from analysis import config, ledger, schemas
+from analysis.cache import sha256_file
 
 FAILURE_COLUMNS = ["file", "row", "column", "check", "value"]
 REPORTED_PACKAGES = ("pandas", "pandera", "pyarrow", "numpy", "statsmodels")
@@ -163,14 +163,6 @@ def validate_raw(raw: RawTables, sources_dir: Path) -> tuple[RawTables, pd.DataF
     return RawTables(sources, provinces, figures, raw.paths), failures
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _input_files(raw_dir: Path) -> list[Path]:
     return sorted(path for path in raw_dir.rglob("*") if path.is_file())
 
@@ -189,9 +181,9 @@ def write_tables_atomically(tables: dict[str, pd.DataFrame], processed_dir: Path
             path = staging / f"{name}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             table.to_parquet(path, index=False)
-            outputs[f"{name}.parquet"] = {"sha256": sha256_of(path), "rows": len(table)}
+            outputs[f"{name}.parquet"] = {"sha256": sha256_file(path), "rows": len(table)}
         manifest = {
-            "inputs": {_relative(path): sha256_of(path) for path in _input_files(raw_dir)},
+            "inputs": {_relative(path): sha256_file(path) for path in _input_files(raw_dir)},
             "outputs": outputs,
             "packages": {name: metadata.version(name) for name in REPORTED_PACKAGES},
             **extra,
