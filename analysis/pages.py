@@ -251,7 +251,8 @@ def national_effects_section(report: UnitReport, data: dict, processed_dir) -> N
     if truth is not None:
         from analysis.simulate import true_effects
 
-        planted = true_effects(truth, by=["province_code"]).set_index("province_code")["att"]
+        planted = true_effects(pe.identifiable_truth(truth), by=["province_code"]).set_index(
+            "province_code")["att"]
         by_province["true_effect"] = by_province["province_code"].map(planted)
     value = report.number("pooled_effect", pooled["estimate"], "ratio")
     low = report.number("pooled_ci_low", pooled["ci_low"], "ratio")

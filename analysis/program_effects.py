@@ -8,7 +8,9 @@ Two estimands, each matched with the estimators that target it:
   effect, inverse-probability weighting and doubly robust AIPW, all on the last year's
   cross-section with baseline covariates.
 * **ATT over post-training person-years** (panel): the average effect over every person-year
-  from the training year on. Estimators: two-way fixed effects (biased when effects grow with
+  from the training year on, for laborers first trained after the first panel year (those
+  trained in the first year have no pre-training year, so no panel method identifies their
+  effect; Callaway-Sant'Anna drops them and reports it). Estimators: two-way fixed effects (biased when effects grow with
   time since training, a known result) and Callaway & Sant'Anna (2021) with never-trained
   laborers as controls, whose simple aggregate targets exactly this average.
 
@@ -158,22 +160,29 @@ def overlap_by_arm(panel: pd.DataFrame) -> pd.DataFrame:
     return effects.overlap_diagnostics(data, TREATMENT, list(COVARIATES)).by_arm
 
 
+def identifiable_truth(truth: pd.DataFrame) -> pd.DataFrame:
+    """Truth cells of laborers first trained after the first panel year (see module docstring)."""
+    return truth[truth["first_trained_year"] > truth["year"].min()]
+
+
 def true_targets(truth: pd.DataFrame, outcome: str = OUTCOME) -> dict[str, float]:
     """The planted value of each estimand (simulated panels only)."""
     from analysis.simulate import true_effects
 
     last_year = truth["year"].max()
+    identifiable = identifiable_truth(truth)
     return {
         FINAL_YEAR_ATT: float(true_effects(truth[truth["year"] == last_year],
                                            outcome=outcome)["att"].iloc[0]),
-        POST_TRAINING_ATT: float(true_effects(truth, outcome=outcome)["att"].iloc[0]),
+        POST_TRAINING_ATT: float(true_effects(identifiable, outcome=outcome)["att"].iloc[0]),
     }
 
 
 def true_event_time_effects(truth: pd.DataFrame, outcome: str = OUTCOME) -> pd.DataFrame:
+    """Planted effect by years since training, for the identifiable cohorts."""
     from analysis.simulate import true_effects
 
-    return true_effects(truth, by=["event_time"], outcome=outcome)
+    return true_effects(identifiable_truth(truth), by=["event_time"], outcome=outcome)
 
 
 def with_truth(estimates: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFrame:
