@@ -255,9 +255,18 @@ def _ignore_interrupts() -> None:
 # Running many units
 
 
-def _crash_outcome(unit: Unit, crash: BaseException) -> UnitOutcome:
-    # A worker crash is a unit failure, not a build crash.
-    return UnitOutcome(unit.unit_id, "failed", 0.0, f"{type(crash).__name__}: {crash}")
+def _deliver(futures: dict, completed, on_done) -> None:
+    """Hand each finished unit's outcome to ``on_done`` in the order units finish.
+
+    A worker crash is a unit failure, not a build crash.
+    """
+    for future in completed:
+        unit = futures[future]
+        try:
+            outcome = future.result()
+        except Exception as crash:
+            outcome = UnitOutcome(unit.unit_id, "failed", 0.0, f"{type(crash).__name__}: {crash}")
+        on_done(unit, outcome)
 
 
 def _report_progress(progress, outcome: UnitOutcome) -> None:
@@ -276,13 +285,7 @@ def run_units_locally(units: list[Unit], paths: BuildPaths, workers: int, on_don
                                initializer=_ignore_interrupts)
     futures = {pool.submit(execute_unit, unit, paths): unit for unit in units}
     try:
-        for future in as_completed(futures):
-            unit = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as crash:
-                outcome = _crash_outcome(unit, crash)
-            on_done(unit, outcome)
+        _deliver(futures, as_completed(futures), on_done)
     except KeyboardInterrupt:
         workers_running = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
@@ -301,13 +304,7 @@ def run_units_on_cluster(units: list[Unit], paths: BuildPaths, scheduler: str, o
                                  key=f"report-unit-{unit.unit_id}-{time.time_ns()}"): unit
                    for unit in units}
         try:
-            for future in completed_on_cluster(list(futures)):
-                unit = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as crash:
-                    outcome = _crash_outcome(unit, crash)
-                on_done(unit, outcome)
+            _deliver(futures, completed_on_cluster(list(futures)), on_done)
         except KeyboardInterrupt:
             client.cancel(list(futures))
             raise
