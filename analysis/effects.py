@@ -19,7 +19,7 @@ Conventions shared by all estimators
   cluster bootstrap; the record's ``std_error`` is then still the CR1 SE, while
   ``p_value`` and the confidence interval come from the bootstrap.
 * M-estimators (IPW, AIPW, Callaway-Sant'Anna) use influence-function standard errors,
-  summed within clusters when clustered, and normal inference.
+  summed within clusters when clustered, with t(G-1) intervals when clustered.
 
 Formulas, small-sample corrections and references are in :mod:`analysis.inference`.
 
@@ -368,9 +368,9 @@ def logit_average_marginal_effect(df, outcome, treatment, covariates, cluster=No
     gradient = ((p1 * (1 - p1))[:, None] * x1 - (p0 * (1 - p0))[:, None] * x0).mean(axis=0)
     estimate = float(np.mean(p1 - p0))
     se = float(np.sqrt(gradient @ fit.cov_params() @ gradient))
-    label = (f"delta method, logit cluster-robust by {clusters.name}" if clusters
+    label = (f"delta method, logit cluster-robust by {clusters.name}, t(G-1)" if clusters
              else "delta method, logit HC0")
-    result = (estimate, se, *inference(estimate, se, alpha), label)
+    result = (estimate, se, *inference(estimate, se, alpha, _cluster_df(clusters)), label)
     return _record("logit_average_marginal_effect", estimand, outcome, treatment, sample,
                    clusters, result, note, alpha)
 
@@ -502,10 +502,21 @@ def _m_record(method, estimand, outcome, treatment, sample, cluster, estimate, i
               notes, alpha):
     clusters = make_clusters(sample, cluster)
     se = influence_std_error(influence, clusters)
-    label = (f"influence function, clustered by {cluster}" if clusters
+    label = (f"influence function, clustered by {cluster}, t(G-1)" if clusters
              else "influence function (robust)")
+    bounds = inference(estimate, se, alpha, _cluster_df(clusters))
     return _record(method, estimand, outcome, treatment, sample, clusters,
-                   (float(estimate), se, *inference(estimate, se, alpha), label), notes, alpha)
+                   (float(estimate), se, *bounds, label), notes, alpha)
+
+
+def _cluster_df(clusters) -> int | None:
+    """Degrees of freedom G-1 for clustered intervals.
+
+    With few clusters the normal critical value gives intervals that are too narrow (a Monte
+    Carlo with 8 counties covered 90%, not 95%); t(G-1) is the usual correction and tends to
+    the normal as clusters grow.
+    """
+    return clusters.n - 1 if clusters else None
 
 
 # --------------------------------------------------------------------------- AIPW

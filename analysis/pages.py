@@ -199,7 +199,8 @@ def province_effects_section(report: UnitReport, processed_dir, code: str) -> No
     truth = microdata.read_truth(_processed(processed_dir), code)
     if truth is not None:
         report.say(f"*{SIMULATED_NOTE}*")
-    estimates = pe.with_truth(pe.estimate_effects(panel, seed=int(code)), truth)
+    first_year = int(panel["year"].min())
+    estimates = pe.with_truth(pe.estimate_effects(panel, seed=int(code)), truth, first_year)
     headline = estimates[estimates["method"] == pe.HEADLINE_METHOD].iloc[0]
     if pd.isna(headline["estimate"]):
         report.say(f"The headline estimator could not be computed here ({headline['notes']}).")
@@ -209,7 +210,8 @@ def province_effects_section(report: UnitReport, processed_dir, code: str) -> No
     report.table("effect_estimates", estimates, "Estimates by estimator and estimand",
                  display_table=_estimate_display(estimates))
     events = pe.event_study_effects(panel)
-    true_events = pe.true_event_time_effects(truth) if truth is not None else None
+    true_events = (pe.true_event_time_effects(truth, first_year=first_year)
+                   if truth is not None else None)
     report.figure(plots.event_study_plot(events, true_events))
     report.table("event_study", events[["label", "event_time", "estimate", "std_error",
                                         "ci_low", "ci_high", "is_reference"]],
@@ -251,7 +253,8 @@ def national_effects_section(report: UnitReport, data: dict, processed_dir) -> N
     if truth is not None:
         from analysis.simulate import true_effects
 
-        planted = true_effects(pe.identifiable_truth(truth), by=["province_code"]).set_index(
+        identifiable = pe.identifiable_truth(truth, int(panel["year"].min()))
+        planted = true_effects(identifiable, by=["province_code"]).set_index(
             "province_code")["att"]
         by_province["true_effect"] = by_province["province_code"].map(planted)
     value = report.number("pooled_effect", pooled["estimate"], "ratio")

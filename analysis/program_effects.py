@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import effects, staggered
+from analysis import config, effects, staggered
 
 OUTCOME = "stable_employment"
 TREATMENT = "trained_by_year"
@@ -160,17 +160,22 @@ def overlap_by_arm(panel: pd.DataFrame) -> pd.DataFrame:
     return effects.overlap_diagnostics(data, TREATMENT, list(COVARIATES)).by_arm
 
 
-def identifiable_truth(truth: pd.DataFrame) -> pd.DataFrame:
-    """Truth cells of laborers first trained after the first panel year (see module docstring)."""
-    return truth[truth["first_trained_year"] > truth["year"].min()]
+def identifiable_truth(truth: pd.DataFrame, first_year: int | None = None) -> pd.DataFrame:
+    """Truth cells of laborers first trained after the first panel year (see module docstring).
+
+    ``first_year`` is the panel's first year; without it, the simulator's first year.
+    """
+    first_year = config.DEMO_YEARS[0] if first_year is None else first_year
+    return truth[truth["first_trained_year"] > first_year]
 
 
-def true_targets(truth: pd.DataFrame, outcome: str = OUTCOME) -> dict[str, float]:
+def true_targets(truth: pd.DataFrame, outcome: str = OUTCOME,
+                 first_year: int | None = None) -> dict[str, float]:
     """The planted value of each estimand (simulated panels only)."""
     from analysis.simulate import true_effects
 
     last_year = truth["year"].max()
-    identifiable = identifiable_truth(truth)
+    identifiable = identifiable_truth(truth, first_year)
     return {
         FINAL_YEAR_ATT: float(true_effects(truth[truth["year"] == last_year],
                                            outcome=outcome)["att"].iloc[0]),
@@ -178,18 +183,21 @@ def true_targets(truth: pd.DataFrame, outcome: str = OUTCOME) -> dict[str, float
     }
 
 
-def true_event_time_effects(truth: pd.DataFrame, outcome: str = OUTCOME) -> pd.DataFrame:
+def true_event_time_effects(truth: pd.DataFrame, outcome: str = OUTCOME,
+                            first_year: int | None = None) -> pd.DataFrame:
     """Planted effect by years since training, for the identifiable cohorts."""
     from analysis.simulate import true_effects
 
-    return true_effects(identifiable_truth(truth), by=["event_time"], outcome=outcome)
+    return true_effects(identifiable_truth(truth, first_year), by=["event_time"],
+                        outcome=outcome)
 
 
-def with_truth(estimates: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFrame:
+def with_truth(estimates: pd.DataFrame, truth: pd.DataFrame | None,
+               first_year: int | None = None) -> pd.DataFrame:
     """Add the planted value of each row's estimand and whether its interval covers it."""
     if truth is None:
         return estimates
-    targets = true_targets(truth)
+    targets = true_targets(truth, first_year=first_year)
     true_value = estimates["target"].map(targets)
     return estimates.assign(
         true_effect=true_value,

@@ -431,8 +431,9 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
         se = influence_std_error(influence, clusters)
         records.append(EffectEstimate(
             "callaway_santanna", label, outcome, first_treated, float(est), se,
-            *inference(est, se, alpha), len(cohort) * len(periods), int((cohort > 0).sum()),
-            clusters.n, clusters.name, f"influence function, clustered by {clusters.name}",
+            *inference(est, se, alpha, clusters.n - 1), len(cohort) * len(periods),
+            int((cohort > 0).sum()), clusters.n, clusters.name,
+            f"influence function, clustered by {clusters.name}, t(G-1)",
             join_notes(note, f"control group: {control_group}",
                        "n_obs counts unit-periods, n_treated units"), alpha, **extra))
     return records

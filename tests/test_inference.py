@@ -11,6 +11,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 import statsmodels.api as sm
 from drdid.drdid import drdid_panel
 from wildboottest.wildboottest import wildboottest
@@ -51,7 +52,11 @@ def test_clustered_influence_function_se_sums_within_clusters():
     g = len(sums)
     assert r.std_error == pytest.approx(np.sqrt(g / (g - 1) * np.sum(sums ** 2)) / len(df),
                                         rel=1e-6)
-    assert r.se_type == "influence function, clustered by county" and r.n_clusters == 40
+    assert r.se_type == "influence function, clustered by county, t(G-1)" and r.n_clusters == 40
+    # The interval uses t with G-1 degrees of freedom, not the normal.
+    half_width = (r.ci_high - r.ci_low) / 2
+    assert half_width == pytest.approx(stats.t.ppf(0.975, g - 1) * r.std_error, rel=1e-9)
+    assert r.p_value == pytest.approx(2 * stats.t.sf(abs(r.estimate / r.std_error), g - 1))
 
 
 # --------------------------------------------------------------------------- wild bootstrap
