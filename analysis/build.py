@@ -154,11 +154,10 @@ def is_up_to_date(unit: Unit, parts: cache.KeyParts, paths: BuildPaths) -> bool:
 
 def write_cache_record(unit: Unit, parts: cache.KeyParts, outcome: UnitOutcome,
                        paths: BuildPaths) -> None:
-    from analysis.report import write_json_atomically
-
-    write_json_atomically(cache.record_path(paths.cache_dir, unit.unit_id), {
-        "key": parts.key, "parts": parts.__dict__, "status": outcome.status,
-        "seconds": outcome.seconds, "error": outcome.error})
+    record = {"key": parts.key, "parts": parts.__dict__, "status": outcome.status,
+              "seconds": outcome.seconds, "error": outcome.error}
+    site.write_text_atomically(cache.record_path(paths.cache_dir, unit.unit_id),
+                               json.dumps(record, indent=2))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -33,5 +33,15 @@ DEMO_SEED = 20201231
 DEMO_YEARS = (2016, 2020)
 DEMO_PERSONS = 30_000
 
+
+
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the project when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
 # "More than half a year" of work: the sources' notion of stable employment (DESIGN.md).
 STABLE_EMPLOYMENT_MIN_MONTHS = 6

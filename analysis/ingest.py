@@ -18,12 +18,11 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
-import pandera.pandas as pa
 
 from analysis import config, ledger, schemas
 from analysis.cache import sha256_file
 
-FAILURE_COLUMNS = ["file", "row", "column", "check", "value"]
+FAILURE_COLUMNS = schemas.FAILURE_COLUMNS
 REPORTED_PACKAGES = ("pandas", "pandera", "pyarrow", "numpy", "statsmodels")
 
 
@@ -75,32 +74,9 @@ def read_raw(raw_dir: Path = config.RAW_DIR) -> RawTables:
     return RawTables(frames["sources"], frames["provinces"], frames["ledger"], paths)
 
 
-def _failures_from_schema_errors(error: pa.errors.SchemaErrors, file: Path) -> pd.DataFrame:
-    cases = error.failure_cases
-    # A CSV's first data row is line 2 (line 1 is the header).
-    rows = cases["index"].map(lambda index: "" if pd.isna(index) else int(index) + 2)
-    return pd.DataFrame({
-        "file": _relative(file),
-        "row": rows,
-        "column": cases["column"].fillna(""),
-        "check": cases["check"].astype(str),
-        "value": cases["failure_case"].astype(str),
-    })
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(config.PROJECT_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def validate(schema, frame: pd.DataFrame, file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate lazily; return (validated frame or the input, failures table)."""
-    try:
-        return schema.validate(frame, lazy=True), pd.DataFrame(columns=FAILURE_COLUMNS)
-    except pa.errors.SchemaErrors as error:
-        return frame, _failures_from_schema_errors(error, file)
+    return schemas.validate_lazily(schema, frame, config.display_path(file))
 
 
 def _collapse_whitespace(text: str) -> str:
@@ -125,7 +101,7 @@ def check_quotes_in_sources(
             check, ok = "quote is verbatim text of the source", \
                 _collapse_whitespace(str(row["quote"])) in text
         if not ok:
-            failures.append([_relative(ledger_path), index + 2, "quote", check,
+            failures.append([config.display_path(ledger_path), index + 2, "quote", check,
                              str(row["quote"])[:80]])
     return pd.DataFrame(failures, columns=FAILURE_COLUMNS)
 
@@ -138,7 +114,7 @@ def check_published_dates(figures: pd.DataFrame, sources: pd.DataFrame,
     expected = figures["source_id"].map(dates)
     wrong = expected.notna() & (published != expected)
     return pd.DataFrame({
-        "file": _relative(ledger_path),
+        "file": config.display_path(ledger_path),
         "row": figures.index[wrong] + 2,
         "column": "published",
         "check": "equals the source's publication date in sources.csv",
@@ -183,7 +159,7 @@ def write_tables_atomically(tables: dict[str, pd.DataFrame], processed_dir: Path
             table.to_parquet(path, index=False)
             outputs[f"{name}.parquet"] = {"sha256": sha256_file(path), "rows": len(table)}
         manifest = {
-            "inputs": {_relative(path): sha256_file(path) for path in _input_files(raw_dir)},
+            "inputs": {config.display_path(path): sha256_file(path) for path in _input_files(raw_dir)},
             "outputs": outputs,
             "packages": {name: metadata.version(name) for name in REPORTED_PACKAGES},
             **extra,

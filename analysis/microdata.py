@@ -33,7 +33,6 @@ import pandera.pandas as pa
 from analysis import config, schemas
 
 COLUMN_MAP = "column_map.json"
-FAILURE_COLUMNS = ["file", "row", "column", "check", "value"]
 
 
 class ColumnMapError(ValueError):
@@ -86,18 +85,7 @@ def validate_panel(frame: pd.DataFrame, file: Path, provinces: list[str],
     schema = schema.update_column(
         "province_code", checks=[*schema.columns["province_code"].checks,
                                  pa.Check.isin(provinces, error="a known province code")])
-    try:
-        return schema.validate(frame, lazy=True), pd.DataFrame(columns=FAILURE_COLUMNS)
-    except pa.errors.SchemaErrors as error:
-        cases = error.failure_cases
-        failures = pd.DataFrame({
-            "file": str(file),
-            "row": cases["index"].map(lambda index: "" if pd.isna(index) else int(index) + 2),
-            "column": cases["column"].fillna(""),
-            "check": cases["check"].astype(str),
-            "value": cases["failure_case"].astype(str),
-        })
-        return frame, failures
+    return schemas.validate_lazily(schema, frame, str(file))
 
 
 def simulated_panel(figures: pd.DataFrame, provinces: pd.DataFrame, persons: int, seed: int):

@@ -13,7 +13,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -146,8 +145,6 @@ class UnitReport:
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(payload, stream, indent=2, ensure_ascii=False, default=str)
-    os.replace(temporary, path)
+    from analysis.site import write_text_atomically
+
+    write_text_atomically(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str))

@@ -25,6 +25,27 @@ FIGURE_ID_PATTERN = r"^(YN|MOHRSS|CQ|NOTICE|SCIO)-\d{2}$"
 PERIOD_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$|^\d{4}-\d{4}$"
 YEAR_OR_RANGE = re.compile(r"^\d{4}(-\d{4})?$")
 PANEL_AGE_RANGE = (16, 64)
+FAILURE_COLUMNS = ["file", "row", "column", "check", "value"]
+
+
+def validate_lazily(schema, frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate collecting every failure; return (validated frame or the input, failures).
+
+    Failures are rows of (file, row, column, check, value); ``row`` is the line in a CSV file,
+    whose first data row is line 2 (line 1 is the header).
+    """
+    try:
+        return schema.validate(frame, lazy=True), pd.DataFrame(columns=FAILURE_COLUMNS)
+    except pa.errors.SchemaErrors as error:
+        cases = error.failure_cases
+        failures = pd.DataFrame({
+            "file": file,
+            "row": cases["index"].map(lambda index: "" if pd.isna(index) else int(index) + 2),
+            "column": cases["column"].fillna(""),
+            "check": cases["check"].astype(str),
+            "value": cases["failure_case"].astype(str),
+        })
+        return frame, failures
 
 
 class SourceSchema(pa.DataFrameModel):
