@@ -6,9 +6,13 @@ the unit's :class:`~analysis.report.UnitReport`, so every number shown is also r
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 
-from analysis import plots, tables
+from analysis import config, effects, microdata, nsw, plots, simulate, tables
+from analysis import program_effects as pe
 from analysis.ledger import find_figure
 from analysis.report import UnitReport
 
@@ -160,7 +164,6 @@ def _estimate_display(estimates: pd.DataFrame) -> pd.DataFrame:
 
 
 def _panel_or_none(processed_dir, code: str | None):
-    from analysis import microdata
 
     try:
         return microdata.read_panel(_processed(processed_dir), code)
@@ -169,7 +172,6 @@ def _panel_or_none(processed_dir, code: str | None):
 
 
 def _processed(processed_dir):
-    from analysis import config
 
     return processed_dir or config.PROCESSED_DIR
 
@@ -189,8 +191,6 @@ def _headline_sentence(report: UnitReport, headline: pd.Series, person_years: in
 
 def province_effects_section(report: UnitReport, processed_dir, code: str) -> None:
     """Estimates of the training effect for one province, event study and balance."""
-    from analysis import microdata
-    from analysis import program_effects as pe
 
     panel = _panel_or_none(processed_dir, code)
     if panel is None:
@@ -220,8 +220,6 @@ def province_effects_section(report: UnitReport, processed_dir, code: str) -> No
 
 
 def _balance_section(report: UnitReport, panel: pd.DataFrame) -> None:
-    from analysis import effects
-    from analysis import program_effects as pe
 
     try:
         balance, overlap = pe.covariate_balance(panel), pe.overlap_by_arm(panel)
@@ -238,8 +236,6 @@ def _balance_section(report: UnitReport, panel: pd.DataFrame) -> None:
 def national_effects_section(report: UnitReport, data: dict, processed_dir) -> None:
     """Province estimates of the headline estimator, the pooled estimate, and how many differ
     from zero."""
-    from analysis import microdata
-    from analysis import program_effects as pe
 
     panel = _panel_or_none(processed_dir, None)
     if panel is None:
@@ -251,11 +247,7 @@ def national_effects_section(report: UnitReport, data: dict, processed_dir) -> N
     by_province = pe.headline_by_province(panel)
     pooled = pe.pooled_headline(panel).iloc[0]
     if truth is not None:
-        from analysis.simulate import true_effects
-
-        identifiable = pe.identifiable_truth(truth, int(panel["year"].min()))
-        planted = true_effects(identifiable, by=["province_code"]).set_index(
-            "province_code")["att"]
+        planted = pe.true_effect_by_province(truth, first_year=int(panel["year"].min()))
         by_province["true_effect"] = by_province["province_code"].map(planted)
     value = report.number("pooled_effect", pooled["estimate"], "ratio")
     low = report.number("pooled_ci_low", pooled["ci_low"], "ratio")
@@ -286,8 +278,6 @@ NSW_OUTCOMES = {"re78": "1978 earnings (thousands of 1982 dollars)",
 
 def nsw_section(report: UnitReport) -> None:
     """The NSW experiment (LaLonde 1986; Dehejia & Wahba 1999) and the observational estimators."""
-    from analysis import nsw
-    from analysis import program_effects as pe
 
     benchmark = nsw.experimental_benchmark()
     earnings = benchmark.set_index("outcome").loc["re78"]
@@ -314,12 +304,8 @@ def nsw_section(report: UnitReport) -> None:
 
 def monte_carlo_section(report: UnitReport, results_dir) -> None:
     """Bias, RMSE and coverage of every estimator over repeated simulated panels."""
-    import json
-    from pathlib import Path
 
-    from analysis import config
-
-    directory = Path(results_dir) if results_dir else config.PROJECT_ROOT / "benchmarks" / "results"
+    directory = Path(results_dir or config.PROJECT_ROOT / "benchmarks" / "results")
     table_path, meta_path = directory / "monte_carlo.csv", directory / "monte_carlo.json"
     if not table_path.exists():
         report.say("The Monte Carlo results are not there yet: run `make monte-carlo`.")
@@ -337,13 +323,10 @@ def monte_carlo_section(report: UnitReport, results_dir) -> None:
 
 def methods_section(report: UnitReport, data_dir) -> None:
     """The estimators' and the simulator's documentation, and the calibration table."""
-    from pathlib import Path
 
-    from analysis import config, program_effects, simulate
-
-    report.say(program_effects.__doc__)
+    report.say(pe.__doc__)
     report.say("## The demonstration panel\n\n" + simulate.__doc__)
-    calibration = Path(data_dir or config.PROCESSED_DIR) / "calibration.parquet"
+    calibration = Path(_processed(data_dir)) / "calibration.parquet"
     if calibration.exists():
         report.table("calibration", pd.read_parquet(calibration),
                      "Calibration of the demonstration panel to the published national figures")

@@ -192,6 +192,16 @@ def true_event_time_effects(truth: pd.DataFrame, outcome: str = OUTCOME,
                         outcome=outcome)
 
 
+def true_effect_by_province(truth: pd.DataFrame, outcome: str = OUTCOME,
+                            first_year: int | None = None) -> pd.Series:
+    """The planted post-training ATT of each province, indexed by province code."""
+    from analysis.simulate import true_effects
+
+    by_province = true_effects(identifiable_truth(truth, first_year), by=["province_code"],
+                               outcome=outcome)
+    return by_province.set_index("province_code")["att"]
+
+
 def with_truth(estimates: pd.DataFrame, truth: pd.DataFrame | None,
                first_year: int | None = None) -> pd.DataFrame:
     """Add the planted value of each row's estimand and whether its interval covers it."""

@@ -83,3 +83,12 @@ def test_province_headline_flags_intervals_excluding_zero(simulated):
     assert len(table) == 22
     expected = (table["ci_low"] > 0) | (table["ci_high"] < 0)
     assert (table["distinguishable_from_zero"] == expected).all()
+
+
+def test_true_effect_by_province_weights_identifiable_cells_by_treated(simulated):
+    planted = pe.true_effect_by_province(simulated.truth, first_year=2016)
+    cells = simulated.truth[(simulated.truth["province_code"].astype(str) == "53")
+                            & (simulated.truth["first_trained_year"] > 2016)]
+    by_hand = (cells["att_stable_employment"] * cells["n_treated"]).sum() / cells["n_treated"].sum()
+    assert len(planted) == 22
+    assert planted.loc["53"] == pytest.approx(by_hand)
