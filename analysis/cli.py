@@ -13,7 +13,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from analysis.ingest import IngestError, format_failures, ingest
+    from analysis.data.ingest import IngestError, format_failures, ingest
 
     try:
         manifest = ingest(config.RAW_DIR, config.PROCESSED_DIR, persons=args.persons,
@@ -28,7 +28,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from analysis.build import BuildInterrupted, BuildPaths, UnknownUnitError, build
+    from analysis.fleet.build import BuildInterrupted, BuildPaths, UnknownUnitError, build
 
     only = [unit.strip() for unit in args.only.split(",")] if args.only else None
     try:
@@ -52,7 +52,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from analysis.cache import sha256_file
+    from analysis.files import sha256_file
 
     manifest_path = config.PROCESSED_DIR / config.MANIFEST_NAME
     if not manifest_path.exists():

@@ -1,4 +1,4 @@
-"""Benchmark of the report fleet: naive papermill loop versus `analysis.build`, in one run.
+"""Benchmark of the report fleet: naive papermill loop versus `analysis.fleet.build`, in one run.
 
 On the same units (national + every planned province, or the first ``--units N``) and the same
 copy of data/processed, it measures:
@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import config
-from analysis.build import plan_units
+from analysis.fleet.build import plan_units
 
 ROOT = config.PROJECT_ROOT
 BIN = Path(sys.executable).parent  # .venv/bin: papermill and jupyter live next to python
@@ -52,7 +52,7 @@ TARGET_SPEED_UP, TARGET_NOOP_SECONDS = 5.0, 2.0
 BUILD_CODE = """
 import json, sys
 from pathlib import Path
-from analysis.build import BuildPaths, build
+from analysis.fleet.build import BuildPaths, build
 args = json.loads(sys.argv[1])
 paths = BuildPaths(**{name: Path(value) for name, value in args["paths"].items()})
 table = build(only=args["only"], workers=args["workers"], paths=paths, force=args["force"])
@@ -165,7 +165,7 @@ def main() -> None:
         processed = scratch / "processed"
         shutil.copytree(args.processed, processed)
         if not (processed / config.MANIFEST_NAME).exists():
-            from analysis.ingest import ingest
+            from analysis.data.ingest import ingest
 
             ingest(config.RAW_DIR, processed)
         units = plan_units(processed)[:args.units]

@@ -1,10 +1,10 @@
 """Monte Carlo validation of the program-effect estimators on the demonstration panel.
 
-The seeded simulator (:mod:`analysis.simulate`) plants known effects of training, so every
-estimator of :func:`analysis.program_effects.estimate_effects` can be checked against the truth.
+The seeded simulator (:mod:`analysis.data.simulate`) plants known effects of training, so every
+estimator of :func:`analysis.estimators.program_effects.estimate_effects` can be checked against the truth.
 This script draws the demonstration panel ``R`` times (seed ``--seed + r`` for draw ``r``), runs
 every estimator on each draw and compares each one with the planted value of *its own*
-estimand in *that* draw (:func:`analysis.program_effects.true_targets`: the exact sample ATT).
+estimand in *that* draw (:func:`analysis.estimators.program_effects.true_targets`: the exact sample ATT).
 
 Two designs share each draw:
 
@@ -61,7 +61,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from analysis import config, program_effects, simulate  # noqa: E402
+from analysis import config  # noqa: E402
+from analysis.data import simulate  # noqa: E402
+from analysis.estimators import program_effects
 
 ROOT = config.PROJECT_ROOT
 DEFAULT_OUT = ROOT / "benchmarks" / "results"

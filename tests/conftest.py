@@ -30,7 +30,7 @@ def raw_ledger() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def processed_dir(tmp_path_factory) -> Path:
     """data/processed built once per test session from the committed raw data."""
-    from analysis.ingest import ingest
+    from analysis.data.ingest import ingest
 
     target = tmp_path_factory.mktemp("processed") / "processed"
     ingest(config.RAW_DIR, target, persons=6_000)

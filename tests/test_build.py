@@ -10,8 +10,9 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis import build, config
-from analysis.report import format_value
+from analysis.fleet import build
+from analysis import config
+from analysis.reports.report import format_value
 
 pytestmark = pytest.mark.slow
 FIXTURES = config.PROJECT_ROOT / "tests" / "fixtures"
@@ -131,7 +132,7 @@ def _code_outputs(path):
 
 
 def test_warm_kernel_gives_the_same_notebook_as_plain_papermill(processed_dir, tmp_path):
-    from analysis import kernels
+    from analysis.fleet import kernels
 
     plain = build.BuildPaths(config.NOTEBOOKS_DIR, processed_dir, tmp_path / "plain",
                              config.RAW_DIR)
@@ -258,7 +259,8 @@ def test_dask_cluster_build_matches_local_build(processed_dir, tmp_path):
 INTERRUPTIBLE_BUILD = """
 import sys
 from pathlib import Path
-from analysis import build, config
+from analysis.fleet import build
+from analysis import config
 paths = build.BuildPaths(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), config.RAW_DIR)
 units = [build.Unit(f"u{i:02d}", "echo_unit.ipynb", "Echo", {"unit_tag": f"u{i:02d}"})
          for i in range(40)]

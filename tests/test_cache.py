@@ -5,7 +5,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from analysis import cache, config
+from analysis.fleet import cache
+from analysis import config
 
 
 @pytest.fixture

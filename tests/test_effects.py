@@ -1,4 +1,4 @@
-"""Tests of analysis.effects against hand computations, second libraries and planted truths.
+"""Tests of analysis.estimators.effects against hand computations, second libraries and planted truths.
 
 Second libraries: statsmodels (OLS, logit get_margeff) and drdid (the Python port of R DRDID,
 installed with csdid: its panel IPW and DR estimators with a zero pre-period are the
@@ -14,7 +14,7 @@ from drdid.drdid import drdid_panel
 from drdid.ipwd_did import std_ipw_did_panel
 from scipy import stats
 
-from analysis import effects as E
+from analysis.estimators import effects as E
 from sample_data import selected_sample
 
 COVARIATES = ["x1", "x2"]

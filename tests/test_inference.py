@@ -1,4 +1,4 @@
-"""Tests of analysis.inference (cluster-robust and influence-function standard errors, the
+"""Tests of analysis.estimators.inference (cluster-robust and influence-function standard errors, the
 restricted wild cluster bootstrap) through the estimators that use it.
 
 Second libraries: statsmodels (OLS cluster covariance), drdid (the clustered influence function
@@ -16,7 +16,7 @@ import statsmodels.api as sm
 from drdid.drdid import drdid_panel
 from wildboottest.wildboottest import wildboottest
 
-from analysis import effects as E
+from analysis.estimators import effects as E
 from sample_data import selected_sample
 
 COVARIATES = ["x1", "x2"]

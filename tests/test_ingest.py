@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis import cli, config
-from analysis.ingest import IngestError, ingest
+from analysis.data.ingest import IngestError, ingest
 
 
 def _tree_digest(directory: Path) -> dict[str, str]:

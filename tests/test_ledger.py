@@ -6,8 +6,9 @@ import re
 import pandas as pd
 import pytest
 
-from analysis import config, ledger as ledger_module
-from analysis.written_numbers import parse_written_number
+from analysis import config
+from analysis.data import ledger as ledger_module
+from analysis.data.written_numbers import parse_written_number
 
 
 def _collapsed(text: str) -> str:

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from analysis import microdata
-from analysis.ingest import IngestError, ingest
+from analysis.data import microdata
+from analysis.data.ingest import IngestError, ingest
 
 THEIR_NAMES = {"person_id": "pid", "household_id": "hh", "province_code": "prov",
                "county_id": "county", "female": "sex", "months_worked": "months"}

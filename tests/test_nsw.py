@@ -10,7 +10,7 @@ and jtrain3 hold earnings in thousands of 1982 dollars.
 import numpy as np
 import pytest
 
-from analysis import effects, nsw
+from analysis.estimators import effects, nsw
 
 
 @pytest.fixture(scope="module")

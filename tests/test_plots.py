@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from analysis import plots, tables
+from analysis.reports import plots, tables
 
 
 def _bars_and_labels(ax):

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import config, program_effects as pe, simulate
+from analysis import config
+from analysis.estimators import program_effects as pe
+from analysis.data import simulate
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from analysis import config, schemas
+from analysis import config
+from analysis.data import schemas
 
 
 def _valid_figure(**changes) -> dict:

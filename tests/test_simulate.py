@@ -10,9 +10,9 @@ import pytest
 import statsmodels.formula.api as smf
 
 from analysis import config
-from analysis.ledger import FigureNotFoundError
-from analysis.schemas import PanelSchema
-from analysis.simulate import (
+from analysis.data.ledger import FigureNotFoundError
+from analysis.data.schemas import PanelSchema
+from analysis.data.simulate import (
     CalibrationTargets,
     ModelParameters,
     _months_worked,

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from analysis import report, site
+from analysis.reports import report, site
 
 HOSTILE = 'Quote with <script>alert("x")</script> & "marks"'
 

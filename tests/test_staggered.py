@@ -1,4 +1,4 @@
-"""Tests of analysis.staggered against linearmodels, statsmodels dummies, csdid and
+"""Tests of analysis.estimators.staggered against linearmodels, statsmodels dummies, csdid and
 planted effects in simulated staggered panels."""
 
 import contextlib
@@ -14,8 +14,8 @@ from csdid.att_gt import ATTgt
 from linearmodels.panel import PanelOLS
 from wildboottest.wildboottest import wildboottest
 
-from analysis import effects as E
-from analysis import staggered as S
+from analysis.estimators import effects as E
+from analysis.estimators import staggered as S
 
 COHORTS = [0, 2003, 2004, 2005]
 PERIODS = np.arange(2001, 2007)

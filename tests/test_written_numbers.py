@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from analysis.written_numbers import UnreadableNumberError, parse_written_number
+from analysis.data.written_numbers import UnreadableNumberError, parse_written_number
 
 
 @pytest.mark.parametrize(

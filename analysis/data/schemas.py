@@ -14,7 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from analysis.written_numbers import UnreadableNumberError, parse_written_number
+from analysis.data.written_numbers import UnreadableNumberError, parse_written_number
 
 REGIONS = ("east", "central", "west", "northeast")
 QUALIFIERS = ("exact", "more_than", "at_least", "about", "nearly", "at_most")

@@ -15,7 +15,7 @@ Two estimands, each matched with the estimators that target it:
   laborers as controls, whose simple aggregate targets exactly this average.
 
 Standard errors are clustered by county (the sampling and labour-market unit); with few
-counties the OLS-based estimators use the wild cluster bootstrap (see :mod:`analysis.effects`).
+counties the OLS-based estimators use the wild cluster bootstrap (see :mod:`analysis.estimators.effects`).
 When the panel is simulated, :func:`true_targets` gives the planted value of each estimand.
 """
 
@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import config, effects, staggered
+from analysis import config
+from analysis.estimators import effects, staggered
 
 OUTCOME = "stable_employment"
 TREATMENT = "trained_by_year"
@@ -172,7 +173,7 @@ def identifiable_truth(truth: pd.DataFrame, first_year: int | None = None) -> pd
 def true_targets(truth: pd.DataFrame, outcome: str = OUTCOME,
                  first_year: int | None = None) -> dict[str, float]:
     """The planted value of each estimand (simulated panels only)."""
-    from analysis.simulate import true_effects
+    from analysis.data.simulate import true_effects
 
     last_year = truth["year"].max()
     identifiable = identifiable_truth(truth, first_year)
@@ -186,7 +187,7 @@ def true_targets(truth: pd.DataFrame, outcome: str = OUTCOME,
 def true_event_time_effects(truth: pd.DataFrame, outcome: str = OUTCOME,
                             first_year: int | None = None) -> pd.DataFrame:
     """Planted effect by years since training, for the identifiable cohorts."""
-    from analysis.simulate import true_effects
+    from analysis.data.simulate import true_effects
 
     return true_effects(identifiable_truth(truth, first_year), by=["event_time"],
                         outcome=outcome)
@@ -195,7 +196,7 @@ def true_event_time_effects(truth: pd.DataFrame, outcome: str = OUTCOME,
 def true_effect_by_province(truth: pd.DataFrame, outcome: str = OUTCOME,
                             first_year: int | None = None) -> pd.Series:
     """The planted post-training ATT of each province, indexed by province code."""
-    from analysis.simulate import true_effects
+    from analysis.data.simulate import true_effects
 
     by_province = true_effects(identifiable_truth(truth, first_year), by=["province_code"],
                                outcome=outcome)

@@ -2,9 +2,9 @@
 
 Every public estimator takes a DataFrame plus column names and returns an
 :class:`EffectEstimate`. Panel estimators (two-way fixed effects, event study,
-Callaway & Sant'Anna) live in :mod:`analysis.staggered` and return the same record.
-Standard errors and the wild cluster bootstrap live in :mod:`analysis.inference`, the
-exception classes in :mod:`analysis.exceptions`; both are re-exported here.
+Callaway & Sant'Anna) live in :mod:`analysis.estimators.staggered` and return the same record.
+Standard errors and the wild cluster bootstrap live in :mod:`analysis.estimators.inference`, the
+exception classes in :mod:`analysis.estimators.exceptions`; both are re-exported here.
 
 Conventions shared by all estimators
 ------------------------------------
@@ -21,7 +21,7 @@ Conventions shared by all estimators
 * M-estimators (IPW, AIPW, Callaway-Sant'Anna) use influence-function standard errors,
   summed within clusters when clustered, with t(G-1) intervals when clustered.
 
-Formulas, small-sample corrections and references are in :mod:`analysis.inference`.
+Formulas, small-sample corrections and references are in :mod:`analysis.estimators.inference`.
 
 Common parameters
 -----------------
@@ -52,13 +52,13 @@ import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
 # Re-exported: effects.WildOptions, effects.EffectsError, ... are part of this
-# module's interface (analysis.staggered, analysis.program_effects and the tests).
-from analysis.exceptions import (
+# module's interface (analysis.estimators.staggered, analysis.estimators.program_effects and the tests).
+from analysis.estimators.exceptions import (
     EffectsError, InvalidOptionError, MissingColumnError, NanInClusterError,
     NonBinaryOutcomeError, NonBinaryTreatmentError, NoVariationError,
     PanelStructureError, SingularDesignError,
 )
-from analysis.inference import (
+from analysis.estimators.inference import (
     SE_MODES, WILD_CLUSTER_THRESHOLD, WILD_WEIGHTS, Clusters, OLSFit, WildOptions,
     inference, influence_std_error, ols_effect, resolve_se_mode, wcr_pvalue_function,
     wild_bootstrap_arrays, wild_draws, wild_label,

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import config, ledger, schemas
-from analysis.cache import sha256_file
+from analysis import config
+from analysis.data import ledger, schemas
+from analysis.files import sha256_file
 
 FAILURE_COLUMNS = schemas.FAILURE_COLUMNS
 REPORTED_PACKAGES = ("pandas", "pandera", "pyarrow", "numpy", "statsmodels")
@@ -207,7 +208,7 @@ def ingest(raw_dir: Path = config.RAW_DIR, processed_dir: Path = config.PROCESSE
     IngestError
         When any raw table fails validation; nothing is written.
     """
-    from analysis import microdata  # the panel stage: analyst extract or simulated panel
+    from analysis.data import microdata  # the panel stage: analyst extract or simulated panel
 
     raw = read_raw(raw_dir)
     validated, failures = validate_raw(raw, raw_dir / "sources")

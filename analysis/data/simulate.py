@@ -247,7 +247,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from analysis.config import DEMO_PERSONS, DEMO_SEED, DEMO_YEARS, STABLE_EMPLOYMENT_MIN_MONTHS
-from analysis.ledger import FigureNotFoundError, find_figure
+from analysis.data.ledger import FigureNotFoundError, find_figure
 
 OUTCOMES = ("stable_employment", "months_worked", "worked_outside_county", "wage_income")
 TRUTH_KEYS = ["province_code", "first_trained_year", "year"]
@@ -363,7 +363,7 @@ def calibration_targets_from_ledger(
 
     Raises
     ------
-    analysis.ledger.FigureNotFoundError
+    analysis.data.ledger.FigureNotFoundError
         Naming the target, indicator and period of a row that is absent or has no value.
     ValueError
         When a share or ratio row has a unit other than percent, index or fraction.

@@ -28,9 +28,9 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy, pandas, scipy, statsmodels.api, seaborn, matplotlib.pyplot
 import pyarrow.parquet
-import analysis.pages, analysis.tables, analysis.report, analysis.plots
+import analysis.reports.pages, analysis.reports.tables, analysis.reports.report, analysis.reports.plots
 try:
-    import analysis.effects, analysis.staggered, analysis.program_effects
+    import analysis.estimators.effects, analysis.estimators.staggered, analysis.estimators.program_effects
 except ImportError:
     pass
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import config
-from analysis.report import format_value
+from analysis.reports.report import format_value
 
 LEDGER_TABLES = ("sources", "provinces", "figures", "derived_figures", "consistency",
                  "derived_checks")

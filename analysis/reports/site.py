@@ -11,7 +11,6 @@ import html
 import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import jinja2
 
 from analysis import config
+from analysis.files import write_text_atomically
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 SITE_CSS = (TEMPLATES_DIR / "site.css").read_text(encoding="utf-8")
@@ -50,14 +50,6 @@ NAMED_PAGES = {config.NATIONAL_UNIT: "national.html", "validation": "validation.
 
 def page_name(unit: str) -> str:
     return NAMED_PAGES.get(unit, f"province-{unit}.html")
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
 
 
 def navigation_html() -> str:

@@ -1,7 +1,7 @@
 """Sections of the national and province pages.
 
 A notebook cell calls one section; the section displays its narrative, table and figure through
-the unit's :class:`~analysis.report.UnitReport`, so every number shown is also recorded.
+the unit's :class:`~analysis.reports.report.UnitReport`, so every number shown is also recorded.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import config, effects, microdata, nsw, plots, simulate, tables
-from analysis import program_effects as pe
-from analysis.ledger import find_figure
-from analysis.report import UnitReport
+from analysis import config
+from analysis.estimators import effects, nsw
+from analysis.data import microdata, simulate
+from analysis.reports import plots, tables
+from analysis.estimators import program_effects as pe
+from analysis.data.ledger import find_figure
+from analysis.reports.report import UnitReport
 
 CHANNEL_LABELS = {
     "public_welfare_post_placements": "Placed in public-welfare posts",

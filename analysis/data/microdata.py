@@ -9,12 +9,12 @@ An analyst puts a CSV or Parquet file under ``data/raw/microdata/`` with ``colum
       "defaults": {"employment_services": false}
     }
 
-``columns`` maps their names to ours (:class:`analysis.schemas.PanelSchema`); ``recode`` maps
+``columns`` maps their names to ours (:class:`analysis.data.schemas.PanelSchema`); ``recode`` maps
 values column by column (after renaming); ``defaults`` fills a column the extract lacks with one
 value, a choice the analyst makes explicitly and the manifest records. ``stable_employment`` and ``first_trained_year`` may be
 omitted: they are derived from ``months_worked`` and ``trained``. The extract is validated with
 the same schema and the same all-failures-at-once report as the ledger. Without a column map,
-the seeded demonstration panel of :mod:`analysis.simulate` is generated instead, and every page
+the seeded demonstration panel of :mod:`analysis.data.simulate` is generated instead, and every page
 built from it says that it is simulated.
 
 The panel is written partitioned by province (``panel/<code>.parquet``) so that a change in one
@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from analysis import config, schemas
+from analysis import config
+from analysis.data import schemas
 
 COLUMN_MAP = "column_map.json"
 
@@ -89,7 +90,7 @@ def validate_panel(frame: pd.DataFrame, file: Path, provinces: list[str],
 
 
 def simulated_panel(figures: pd.DataFrame, provinces: pd.DataFrame, persons: int, seed: int):
-    from analysis import simulate
+    from analysis.data import simulate
 
     targets = simulate.calibration_targets_from_ledger(figures)
     return simulate.simulate_panel(provinces, targets, n_persons=persons, seed=seed)

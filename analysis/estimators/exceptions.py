@@ -1,8 +1,8 @@
-"""Input errors of the effect estimators (:mod:`analysis.effects`, :mod:`analysis.inference`,
-:mod:`analysis.staggered`), one class per thing the user has to fix.
+"""Input errors of the effect estimators (:mod:`analysis.estimators.effects`, :mod:`analysis.estimators.inference`,
+:mod:`analysis.estimators.staggered`), one class per thing the user has to fix.
 
 All derive from :class:`EffectsError`, itself a :class:`ValueError`, so callers can catch
-every estimator input error at once. :mod:`analysis.effects` re-exports them all.
+every estimator input error at once. :mod:`analysis.estimators.effects` re-exports them all.
 """
 
 
