@@ -6,6 +6,7 @@ import argparse
 import json
 import shutil
 import sys
+from pathlib import Path
 
 from analysis import config
 
@@ -28,15 +29,28 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from analysis.estimators.spec import SpecError
     from analysis.fleet.build import BuildInterrupted, BuildPaths, UnknownUnitError, build
+    from analysis.fleet.plan import PlanError, read_plan, variant_spec
 
     only = [unit.strip() for unit in args.only.split(",")] if args.only else None
     try:
         paths = BuildPaths(config.NOTEBOOKS_DIR, config.PROCESSED_DIR, config.REPORTS_DIR,
                            config.RAW_DIR)
+        variants = []
+        if args.parameter or args.spec:
+            base = next(planned.spec for planned in read_plan(paths.plan_path) if planned.overview)
+            variant = variant_spec(base, args.parameter or [], args.spec)
+            if variant.name in {planned.spec.name for planned in read_plan(paths.plan_path)}:
+                raise SpecError("name", f"{variant.name!r} is an analysis of the plan; give the "
+                                        "variant another name (-p name=...)")
+            variants.append(variant)
+            only = (only or []) + [variant.name]
+            print(f"build: variant {variant.name!r} ({variant.title}, "
+                  f"population: {variant.population_label})")
         summary = build(only=only, workers=args.workers, paths=paths, force=args.force,
-                        scheduler=args.scheduler)
-    except (UnknownUnitError, FileNotFoundError) as error:
+                        scheduler=args.scheduler, variants=variants)
+    except (UnknownUnitError, FileNotFoundError, SpecError, PlanError) as error:
         print(f"build: {error}", file=sys.stderr)
         return EXIT_FAILED
     except BuildInterrupted as interrupted:
@@ -98,12 +112,22 @@ def parser() -> argparse.ArgumentParser:
     ingest.set_defaults(handler=_ingest)
     build = commands.add_parser(
         "build", help="execute the report notebooks and render the site",
-        description="Execute the national notebook and one province notebook per unit with "
-                    "papermill in warm kernels, skipping units whose inputs, notebook, code and "
-                    "environment are unchanged, then render reports/site.")
-    build.add_argument("--only", help="comma-separated units, e.g. national,53,50")
+        description="Expand the analysis plan (notebooks/analysis_plan.csv) over the nation and "
+                    "the provinces, execute each unit's notebook with papermill in warm kernels, "
+                    "skipping units whose inputs, parameters, notebook, code and environment "
+                    "are unchanged, then render reports/site.")
+    build.add_argument("--only", help="comma-separated unit ids, scopes and/or analyses of the "
+                                      "plan, e.g. national,53,training_wage_income (scopes and "
+                                      "analyses given together intersect)")
+    build.add_argument("-p", "--parameter", action="append", metavar="KEY=VALUE",
+                       help="build an ad hoc variant of the headline analysis into its own "
+                            "outputs, e.g. -p program=workshop_job -p outcome=wage_income "
+                            "(fields: program, outcome, covariates, population, cluster, years, "
+                            "headline_estimator, name)")
+    build.add_argument("--spec", type=Path, metavar="FILE",
+                       help="a JSON file of analysis fields, for an ad hoc variant")
     build.add_argument("--workers", type=int, default=None,
-                       help="parallel local workers (default: number of cores)")
+                       help="parallel local workers (default: number of cores + 1)")
     build.add_argument("--force", action="store_true",
                        help="rebuild every unit even when nothing it depends on changed")
     build.add_argument("--scheduler", metavar="ADDRESS",

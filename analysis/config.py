@@ -43,5 +43,5 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-# "More than half a year" of work: the sources' notion of stable employment (DESIGN.md).
+# "More than half a year" of work: the sources' notion of stable employment.
 STABLE_EMPLOYMENT_MIN_MONTHS = 6

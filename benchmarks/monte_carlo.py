@@ -1,10 +1,12 @@
 """Monte Carlo validation of the program-effect estimators on the demonstration panel.
 
-The seeded simulator (:mod:`analysis.data.simulate`) plants known effects of training, so every
-estimator of :func:`analysis.estimators.program_effects.estimate_effects` can be checked against the truth.
-This script draws the demonstration panel ``R`` times (seed ``--seed + r`` for draw ``r``), runs
-every estimator on each draw and compares each one with the planted value of *its own*
-estimand in *that* draw (:func:`analysis.estimators.program_effects.true_targets`: the exact sample ATT).
+The seeded simulator (``analysis.data.simulate``) plants known effects of every program on every
+outcome, so every estimator of the registry (``analysis.estimators.registry.ESTIMATORS``) can be
+checked against the truth, analysis by analysis. This script draws the demonstration panel ``R``
+times (seed ``--seed + r`` for draw ``r``), runs every estimator of every analysis in
+``MONTE_CARLO_ANALYSES`` (several programs and outcomes) on each draw and compares each one with
+the planted value of *its own* estimand for *its own* program and outcome in *that* draw
+(``program_effects.true_values``: the exact sample ATT).
 
 Two designs share each draw:
 
@@ -63,7 +65,8 @@ from tqdm import tqdm  # noqa: E402
 
 from analysis import config  # noqa: E402
 from analysis.data import simulate  # noqa: E402
-from analysis.estimators import program_effects
+from analysis.estimators import program_effects, registry  # noqa: E402
+from analysis.estimators.spec import AnalysisSpec  # noqa: E402
 
 ROOT = config.PROJECT_ROOT
 DEFAULT_OUT = ROOT / "benchmarks" / "results"
@@ -76,7 +79,15 @@ DEFAULT_PERSONS = 20_000
 DEFAULT_SEED = config.DEMO_SEED
 DEFAULT_PROVINCE = "42"  # Hubei: medium size weight, 8 counties
 DESIGNS = ("national_pooled", "one_province")
-CSV_COLUMNS = ["design", "method", "label", "target", "reps", "mean_estimate", "mean_truth",
+# Two or more programs and three or more outcomes, each checked against its own planted truth.
+MONTE_CARLO_ANALYSES = (
+    AnalysisSpec(program="training", outcome="stable_employment"),
+    AnalysisSpec(program="training", outcome="months_worked"),
+    AnalysisSpec(program="public_welfare_post", outcome="stable_employment"),
+    AnalysisSpec(program="organized_labor_export", outcome="worked_outside_county"),
+    AnalysisSpec(program="workshop_job", outcome="wage_income"),
+)
+CSV_COLUMNS = ["analysis", "design", "method", "label", "target", "reps", "mean_estimate", "mean_truth",
                "bias", "rmse", "mean_se", "sd_estimate", "coverage", "coverage_mcse",
                # extra diagnostics, after the agreed columns
                "bias_mcse", "sd_error", "inference", "mean_clusters", "failed_draws"]
@@ -84,12 +95,13 @@ CSV_COLUMNS = ["design", "method", "label", "target", "reps", "mean_estimate", "
 DESCRIPTION = (
     "Each Monte Carlo draw simulates a fresh demonstration panel of registered poor laborers "
     "(2016-2020) with its own random seed, using the same published calibration targets, and "
-    "runs every estimator on it. Because the simulator plants the effect of training, the true "
-    "value of what each estimator aims at (its estimand) is known exactly in every draw: the "
-    "average effect among the trained people of that draw, either in the last panel year "
-    "(cross-sectional estimators) or over all their post-training years (panel estimators, "
-    "for people first trained after the first panel year: without a pre-training year no "
-    "panel method can identify the others' effect). "
+    "runs every estimator of several analyses on it ({analyses}). Because the simulator plants "
+    "the effect of every program on every outcome, the true value of what each estimator aims "
+    "at (its estimand) is known exactly in every draw: the average effect among the people of "
+    "that draw who received the program, either in the last panel year (cross-sectional "
+    "estimators) or over all their years from first receipt on (panel estimators, for people "
+    "who first received it after the first panel year: without a year before, no panel method "
+    "can identify the others' effect). "
     "Two designs are run on the same draws: the national pooled panel, with "
     "{pooled_clusters:.0f} county clusters, and one province alone ({province}), with only "
     "{province_clusters:.0f} county clusters, where the regression-based estimators use the "
@@ -102,7 +114,7 @@ DESCRIPTION = (
     "centred on the wrong value. Coverage is itself estimated from a finite number of draws, "
     "so it carries a Monte Carlo standard error of sqrt(p(1-p)/R), about {mcse:.2f} points "
     "at 95% coverage with the R = {reps:,} draws of this run. "
-    "The naive difference in means does not adjust for who chooses to train and is expected "
+    "The naive difference in means does not adjust for who receives a program and is expected "
     "to be biased; it is shown for contrast. All data are simulated; nothing here is an "
     "official figure."
 )
@@ -116,21 +128,36 @@ def _init_worker(provinces: pd.DataFrame, targets, persons: int, province: str) 
 
 
 def _design_rows(panel: pd.DataFrame, truth: pd.DataFrame, seed: int) -> dict:
+    rows, messages = [], set()
+    for spec in MONTE_CARLO_ANALYSES:
+        result = _analysis_rows(panel, truth, spec, seed)
+        if "error" in result:
+            return result
+        rows += result["rows"]
+        messages |= set(result["warnings"])
+    return {"rows": rows, "warnings": sorted(messages)}
+
+
+def _analysis_rows(panel: pd.DataFrame, truth: pd.DataFrame, spec: AnalysisSpec,
+                   seed: int) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            table = program_effects.estimate_effects(panel, seed=seed)
+            table = program_effects.estimate_effects(panel, spec, seed=seed)
         except Exception as error:  # noqa: BLE001 - a failed draw is data, not a crash
-            return {"error": f"{type(error).__name__}: {error}",
+            return {"error": f"{spec.name}: {type(error).__name__}: {error}",
                     "traceback": traceback.format_exc(limit=3)}
-    targets = program_effects.true_targets(truth)
+    targets = program_effects.true_values(truth, panel, spec)
     rows = []
     for record in table.itertuples(index=False):
+        if not spec.outcome_info.binary and record.method == "logit_average_marginal_effect":
+            continue  # only for yes/no outcomes
         rows.append({
-            "method": record.method, "label": record.label, "target": record.target,
+            "analysis": spec.name, "method": record.method, "label": record.label,
+            "target": record.estimand_label,
             "estimate": float(record.estimate), "std_error": float(record.std_error),
             "ci_low": float(record.ci_low), "ci_high": float(record.ci_high),
-            "truth": targets[record.target],
+            "truth": targets[record.estimand],
             "se_type": record.se_type, "n_clusters": record.n_clusters,
             "notes": record.notes if not np.isfinite(record.estimate) else "",
         })
@@ -178,10 +205,12 @@ def summarise(draws: list[dict]) -> tuple[pd.DataFrame, dict]:
         estimated = np.isfinite(long[["estimate", "std_error", "ci_low", "ci_high"]]).all(axis=1)
         not_estimated = long.loc[~estimated]
         diagnostics[design]["not_estimated"] = {
-            method: {"draws": len(part), "first_reps": part["rep"].head(10).tolist(),
-                     "example": part["notes"].iloc[0]}
-            for method, part in not_estimated.groupby("method", sort=False)}
-        for method, all_draws in long.groupby("method", sort=False):
+            f"{analysis} {method}": {"draws": len(part),
+                                     "first_reps": part["rep"].head(10).tolist(),
+                                     "example": part["notes"].iloc[0]}
+            for (analysis, method), part in not_estimated.groupby(["analysis", "method"],
+                                                                  sort=False)}
+        for (analysis, method), all_draws in long.groupby(["analysis", "method"], sort=False):
             group = all_draws.loc[estimated.loc[all_draws.index]]
             n_failed = len(failures) + len(all_draws) - len(group)
             if group.empty:
@@ -192,7 +221,7 @@ def summarise(draws: list[dict]) -> tuple[pd.DataFrame, dict]:
             r = len(group)
             p = float(covered.mean())
             rows.append({
-                "design": design, "method": method, "label": group["label"].iloc[0],
+                "analysis": analysis, "design": design, "method": method, "label": group["label"].iloc[0],
                 "target": group["target"].iloc[0], "reps": r,
                 "mean_estimate": est.mean(), "mean_truth": truth.mean(),
                 "bias": error.mean(), "rmse": float(np.sqrt(np.mean(error ** 2))),
@@ -217,9 +246,10 @@ def _git(*args: str) -> str | None:
         return None
 
 
-SOURCE_FILES = ("analysis/simulate.py", "analysis/program_effects.py", "analysis/effects.py",
-                "analysis/inference.py", "analysis/exceptions.py",
-                "analysis/staggered.py", "benchmarks/monte_carlo.py")
+SOURCE_FILES = ("analysis/data/simulate.py", "analysis/estimators/program_effects.py",
+                "analysis/estimators/effects.py", "analysis/estimators/inference.py",
+                "analysis/estimators/registry.py", "analysis/estimators/spec.py",
+                "analysis/estimators/staggered.py", "benchmarks/monte_carlo.py")
 
 
 def _source_digests() -> dict[str, str]:
@@ -335,21 +365,18 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
         "python": platform.python_version(),
         "packages": {name: _version(name) for name in ("numpy", "pandas", "statsmodels",
                                                        "scipy")},
-        "wild_bootstrap_reps": program_effects.WILD_REPS,
+        "wild_bootstrap_reps": registry.WILD_REPS,
+        "analyses": {spec.name: {"title": spec.title, **spec.to_dict()}
+                     for spec in MONTE_CARLO_ANALYSES},
         "description": DESCRIPTION.format(
             reps=args.reps, mcse=100 * math.sqrt(0.95 * 0.05 / args.reps),
+            analyses="; ".join(spec.title.lower() for spec in MONTE_CARLO_ANALYSES),
             province=province_name, **{
                 f"{key}_clusters": table.loc[table["design"] == design, "mean_clusters"].max()
                 for key, design in (("pooled", "national_pooled"),
                                     ("province", "one_province"))}),
-        "estimands": {
-            program_effects.FINAL_YEAR_ATT: "among laborers trained in any panel year up to and "
-            "including the last, the sample average effect of training on stable employment in "
-            "the last panel year",
-            program_effects.POST_TRAINING_ATT: "the sample average effect on stable employment "
-            "over every post-training person-year (from the training year on) of laborers first "
-            "trained after the first panel year",
-        },
+        "estimands": {estimand.label: estimand.description
+                      for estimand in registry.ESTIMANDS.values()},
         "columns": {
             "bias": "mean over draws of estimate minus that draw's truth",
             "rmse": "root mean square of estimate minus truth",
@@ -381,7 +408,7 @@ def write(table: pd.DataFrame, meta: dict, out: Path) -> None:
 
 
 def show(table: pd.DataFrame, meta: dict) -> None:
-    shown = table[["design", "method", "target", "reps", "mean_estimate", "mean_truth", "bias",
+    shown = table[["analysis", "design", "method", "target", "reps", "mean_estimate", "mean_truth", "bias",
                    "bias_mcse", "rmse", "mean_se", "sd_estimate", "sd_error", "coverage",
                    "coverage_mcse"]].copy()
     shown["target"] = shown["target"].str.replace("ATT, ", "", regex=False)

@@ -50,3 +50,36 @@ def test_markdown_types_no_numbers(path):
         if cell.cell_type == "markdown":
             typed = re.findall(r"\d+(?:[.,]\d+)*\s*(?:%|million|thousand)", cell.source)
             assert not typed, f"{path.name}: typed number(s) {typed} in markdown"
+
+
+def _cells(notebook) -> list[tuple[str, str, list]]:
+    return [(cell.cell_type, cell.source.strip(), sorted(cell.metadata.get("tags", [])))
+            for cell in notebook.cells]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_notebook_matches_its_reviewable_text_twin(path):
+    """Each notebook has a jupytext py:percent twin with the same cells, so diffs are readable.
+
+    After editing either file: `.venv/bin/jupytext --sync notebooks/<name>.ipynb`.
+    """
+    import jupytext
+
+    twin = path.with_suffix(".py")
+    assert twin.exists(), f"{path.name} has no text twin {twin.name}"
+    assert _cells(jupytext.read(twin)) == _cells(nbformat.read(path, as_version=4)), (
+        f"{path.name} and {twin.name} differ: run `.venv/bin/jupytext --sync {path}`")
+
+
+@pytest.mark.parametrize("name", ["province.ipynb", "national.ipynb"])
+def test_report_notebooks_expose_the_analysis_spec_as_parameters(name):
+    from analysis.estimators.spec import AnalysisSpec
+
+    notebook = nbformat.read(config.NOTEBOOKS_DIR / name, as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    namespace: dict = {}
+    exec(cell.source, namespace)  # the parameters cell is plain assignments
+    spec_fields = AnalysisSpec().to_parameters()
+    assert set(spec_fields) <= set(namespace)
+    assert AnalysisSpec.from_parameters(**{k: namespace[k] for k in spec_fields}) == \
+        AnalysisSpec(name=namespace["analysis_name"] or "")

@@ -1,96 +1,92 @@
-"""Estimators on the demonstration panel recover the planted effects; naive is biased up."""
+"""Program effects for any specification, checked against the simulator's planted truth."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis import config
-from analysis.estimators import program_effects as pe
 from analysis.data import simulate
+from analysis.estimators import program_effects as pe
+from analysis.estimators.registry import ESTIMATORS
+from analysis.estimators.spec import AnalysisSpec, SpecError
+from analysis.fleet.plan import read_plan
 
 
 @pytest.fixture(scope="module")
 def simulated():
+    provinces = pd.read_csv(config.PROVINCES_CSV, dtype={"province_code": str})
     ledger = pd.read_csv(config.LEDGER_CSV, dtype={"scope": str, "period": str,
                                                    "value_as_written": str})
-    provinces = pd.read_csv(config.PROVINCES_CSV, dtype={"province_code": str})
     targets = simulate.calibration_targets_from_ledger(ledger)
-    return simulate.simulate_panel(provinces, targets, n_persons=40_000, seed=11)
+    return simulate.simulate_panel(provinces, targets, n_persons=40_000, seed=7)
 
 
-@pytest.fixture(scope="module")
-def estimates(simulated):
-    return pe.with_truth(pe.estimate_effects(simulated.panel, seed=1), simulated.truth)
+def test_the_registry_drives_the_estimates_table(simulated):
+    spec = AnalysisSpec(program="public_welfare_post", outcome="months_worked")
+    table = pe.estimate_effects(simulated.panel, spec)
+    assert list(table["method"]) == list(ESTIMATORS)
+    assert list(table["estimand"]) == [e.estimand for e in ESTIMATORS.values()]
+    assert set(table["treatment"]) == {"public_welfare_post"}
+    assert set(table["outcome"]) == {"months_worked"}
+    logit = table.set_index("method").loc["logit_average_marginal_effect"]
+    assert np.isnan(logit["estimate"]) and "yes/no" in logit["notes"]
 
 
-def test_truth_targets_are_the_simulators_own_aggregates(simulated):
-    targets = pe.true_targets(simulated.truth)
-    later_cohorts = simulated.truth[simulated.truth["first_trained_year"] > 2016]
-    by_hand = (later_cohorts["att_stable_employment"] * later_cohorts["n_treated"]).sum() / \
-        later_cohorts["n_treated"].sum()
-    assert targets[pe.POST_TRAINING_ATT] == pytest.approx(by_hand)
-    overall = simulate.true_effects(simulated.truth)["att"].iloc[0]
-    assert targets[pe.POST_TRAINING_ATT] != pytest.approx(overall)  # the 2016 cohort is out
-    last = simulated.truth[simulated.truth["year"] == 2020]
-    by_hand = (last["att_stable_employment"] * last["n_treated"]).sum() / last["n_treated"].sum()
-    assert targets[pe.FINAL_YEAR_ATT] == pytest.approx(by_hand)
+@pytest.mark.parametrize("planned", read_plan(), ids=lambda p: p.spec.name)
+def test_each_plan_analysis_recovers_its_planted_effect(simulated, planned):
+    spec = planned.spec
+    table = pe.with_truth(pe.estimate_effects(simulated.panel, spec), simulated.truth,
+                          simulated.panel, spec)
+    headline = table.set_index("method").loc[spec.headline_estimator]
+    assert np.isfinite(headline["estimate"]) and np.isfinite(headline["true_effect"])
+    # Deterministic (fixed seed); three standard errors leaves room for the ten analyses.
+    assert abs(headline["estimate"] - headline["true_effect"]) < 3 * headline["std_error"], \
+        (spec.name, headline["estimate"], headline["true_effect"], headline["std_error"])
 
 
-@pytest.mark.parametrize("method", ["regression_adjustment", "ipw_att", "aipw",
-                                    "callaway_santanna", "logit_average_marginal_effect"])
-def test_consistent_estimators_cover_the_planted_effect(estimates, method):
-    row = estimates.set_index("method").loc[method]
-    assert row["ci_low"] <= row["true_effect"] <= row["ci_high"], row[
-        ["estimate", "ci_low", "ci_high", "true_effect"]]
+def test_truth_follows_the_specs_own_program_outcome_and_population(simulated):
+    panel, truth = simulated.panel, simulated.truth
+    stable = pe.true_values(truth, panel, AnalysisSpec())
+    months = pe.true_values(truth, panel, AnalysisSpec(outcome="months_worked"))
+    export = pe.true_values(truth, panel, AnalysisSpec(program="organized_labor_export"))
+    assert months["att_post"] > 5 * stable["att_post"]  # months, not a probability
+    assert export["att_post"] != stable["att_post"]
+    # By hand: the women's truth is the mean effect over women's post-receipt person-years.
+    women = pe.true_values(truth, panel, AnalysisSpec(population="women"))
+    female = panel.drop_duplicates("person_id").set_index("person_id")["female"]
+    rows = truth[(truth["program"] == "training") & truth["person_id"].map(female)]
+    last = rows[rows["year"] == panel["year"].max()]
+    assert women["att_last_year"] == pytest.approx(last["effect_stable_employment"].mean())
+    identified = rows[rows["first_year"] > panel["year"].min()]
+    assert women["att_post"] == pytest.approx(identified["effect_stable_employment"].mean())
 
 
-def test_naive_difference_is_biased_upward(estimates):
-    naive = estimates.set_index("method").loc["difference_in_means"]
-    adjusted = estimates.set_index("method").loc["aipw"]
-    assert naive["estimate"] > naive["true_effect"] + 2 * naive["std_error"]
-    assert abs(adjusted["estimate"] - adjusted["true_effect"]) < abs(
-        naive["estimate"] - naive["true_effect"])
+def test_first_receipt_is_the_first_year_the_program_is_received():
+    panel = pd.DataFrame({"person_id": [1, 1, 1, 2, 2, 2], "year": [2018, 2019, 2020] * 2,
+                          "workshop_job": [False, True, True, False, False, False]})
+    first = pe.first_receipt_year(panel, AnalysisSpec(program="workshop_job"))
+    assert first.to_dict() == {1: 2019.0}
 
 
-def test_every_record_names_its_standard_errors_and_clusters(estimates):
-    assert estimates["se_type"].str.contains("county_id").all()
-    assert (estimates["n_clusters"] > 100).all()  # pooled: every county of 22 provinces
+def test_a_population_constant_covariate_is_left_out_and_said(simulated):
+    spec = AnalysisSpec(population="women")
+    table = pe.estimate_effects(simulated.panel, spec, estimators=[ESTIMATORS["aipw"]])
+    assert "left out: female" in table["notes"].iloc[0]
+    assert np.isfinite(table["estimate"].iloc[0])
 
 
-def test_last_year_cross_section_uses_baseline_covariates(simulated):
-    prepared = pe.prepare_panel(simulated.panel)
-    cross = pe.last_year_cross_section(prepared)
-    first_year_age = prepared.loc[prepared["year"] == 2016].set_index("person_id")["age"]
-    assert (cross.set_index("person_id")["age"] == first_year_age.loc[cross["person_id"]]).all()
-    assert (cross["year"] == 2020).all()
-    treated = cross["trained_by_year"] == 1
-    assert (cross.loc[treated, "first_treated"] <= 2020).all()
-    assert (cross.loc[~treated, "first_treated"] == 0).all()
+def test_a_spec_the_panel_cannot_support_fails_with_the_field_named(simulated):
+    few = simulated.panel[simulated.panel["province_code"].astype(str) == "54"]
+    with pytest.raises(SpecError, match="^years:"):
+        pe.analyse(few, AnalysisSpec(years=(2012, 2020)))
 
 
-def test_an_estimator_that_cannot_run_becomes_an_explained_row(simulated):
-    small = pe.prepare_panel(simulated.panel)
-    small = small[small["person_id"].isin(small["person_id"].unique()[:40])].copy()
-    small["disability_or_weak_labor"] = 0.0  # no variation: the logit models are singular
-    small["household_size"] = 4.0
-    table = pe.estimate_effects(small)
-    assert len(table) == 7
-    unusable = table[table["se_type"] == "not estimated"]
-    assert (unusable["notes"].str.startswith("not estimable here")).all()
-    assert np.isnan(unusable["estimate"]).all()
-
-
-def test_province_headline_flags_intervals_excluding_zero(simulated):
-    table = pe.headline_by_province(simulated.panel)
-    assert len(table) == 22
-    expected = (table["ci_low"] > 0) | (table["ci_high"] < 0)
-    assert (table["distinguishable_from_zero"] == expected).all()
-
-
-def test_true_effect_by_province_weights_identifiable_cells_by_treated(simulated):
-    planted = pe.true_effect_by_province(simulated.truth, first_year=2016)
-    cells = simulated.truth[(simulated.truth["province_code"].astype(str) == "53")
-                            & (simulated.truth["first_trained_year"] > 2016)]
-    by_hand = (cells["att_stable_employment"] * cells["n_treated"]).sum() / cells["n_treated"].sum()
-    assert len(planted) == 22
-    assert planted.loc["53"] == pytest.approx(by_hand)
+def test_headline_by_province_uses_the_specs_estimator_and_truth(simulated):
+    spec = AnalysisSpec(program="organized_labor_export", outcome="worked_outside_county",
+                        headline_estimator="aipw")
+    by_province = pe.headline_by_province(simulated.panel, spec, simulated.truth)
+    assert set(by_province["method"]) == {"aipw"} and len(by_province) == 22
+    yunnan = simulated.panel[simulated.panel["province_code"].astype(str) == "53"]
+    expected = pe.true_values(simulated.truth, yunnan, spec)["att_last_year"]
+    assert by_province.set_index("province_code").loc["53", "true_effect"] == \
+        pytest.approx(expected)

@@ -222,4 +222,36 @@ def ingest(raw_dir: Path = config.RAW_DIR, processed_dir: Path = config.PROCESSE
     if not failures.empty:
         raise IngestError(failures)
     tables = {**ledger_tables(validated), **panel_tables}
+    if panel_info.get("origin") == "simulated":
+        tables.update(simulated_extras(tables, validated, persons, seed))
     return write_tables_atomically(tables, processed_dir, raw_dir, {"panel": panel_info})
+
+
+PROJECTION_YEARS = (2021, 2025)
+
+
+def simulated_extras(tables: dict, validated: RawTables, persons: int,
+                     seed: int) -> dict[str, pd.DataFrame]:
+    """Two tables that only a simulated panel has.
+
+    * ``expansion``: persons represented per panel person. The simulator is calibrated so that
+      the panel persons working outside their county in 2020 stand for the published count of
+      poor laborers working away from home, so the factor is that count over the panel's.
+    * ``projection/<code>``: a second simulated extract covering 2021-2025 (same seed and
+      size; illustrative beyond 2020), so pages can show what an extract of the target years
+      would give against the 2025 targets.
+    """
+    from analysis.data import microdata, simulate
+
+    panel = pd.concat([table for name, table in tables.items() if name.startswith("panel/")],
+                      ignore_index=True)
+    away = ledger.find_figure(validated.ledger, "poor_laborers_working_away", "2020")
+    count = int(panel.loc[panel["year"] == 2020, "worked_outside_county"].astype(bool).sum())
+    expansion = pd.DataFrame([{
+        "factor": float(away["value"]) / count, "figure_id": away["figure_id"],
+        "published": float(away["value"]), "panel_count": count, "year": 2020}])
+    targets = simulate.calibration_targets_from_ledger(validated.ledger)
+    projection = simulate.simulate_panel(validated.provinces, targets, n_persons=persons,
+                                         years=PROJECTION_YEARS, seed=seed).panel
+    return {"expansion": expansion,
+            **microdata.partition_by_province("projection", microdata._compact(projection))}

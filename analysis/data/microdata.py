@@ -14,8 +14,8 @@ values column by column (after renaming); ``defaults`` fills a column the extrac
 value, a choice the analyst makes explicitly and the manifest records. ``stable_employment`` and ``first_trained_year`` may be
 omitted: they are derived from ``months_worked`` and ``trained``. The extract is validated with
 the same schema and the same all-failures-at-once report as the ledger. Without a column map,
-the seeded demonstration panel of :mod:`analysis.data.simulate` is generated instead, and every page
-built from it says that it is simulated.
+the seeded demonstration panel of :mod:`analysis.data.simulator` is generated instead, and
+every page built from it says that it is simulated.
 
 The panel is written partitioned by province (``panel/<code>.parquet``) so that a change in one
 province's data rebuilds only that province's report and the national one.
@@ -89,11 +89,14 @@ def validate_panel(frame: pd.DataFrame, file: Path, provinces: list[str],
     return schemas.validate_lazily(schema, frame, str(file))
 
 
-def simulated_panel(figures: pd.DataFrame, provinces: pd.DataFrame, persons: int, seed: int):
-    from analysis.data import simulate
+def simulated_panel(figures: pd.DataFrame, provinces: pd.DataFrame, persons: int, seed: int,
+                    years: tuple[int, int] = config.DEMO_YEARS):
+    """The seeded demonstration panel, calibrated to the ledger (a ``SimulatedPanel``)."""
+    from analysis.data import simulator
 
-    targets = simulate.calibration_targets_from_ledger(figures)
-    return simulate.simulate_panel(provinces, targets, n_persons=persons, seed=seed)
+    targets = simulator.calibration_targets_from_ledger(figures)
+    return simulator.simulate_panel(provinces, targets, n_persons=persons, years=years,
+                                    seed=seed)
 
 
 def partition_by_province(name: str, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -112,8 +115,14 @@ def _compact(panel: pd.DataFrame) -> pd.DataFrame:
 
 
 def panel_tables(microdata_dir: Path, figures: pd.DataFrame, provinces: pd.DataFrame,
-                 persons: int, seed: int) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
-    """(tables to write, manifest entry, validation failures) for the person-year panel."""
+                 persons: int, seed: int, years: tuple[int, int] = config.DEMO_YEARS,
+                 ) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
+    """(tables to write, manifest entry, validation failures) for the person-year panel.
+
+    For the demonstration panel the tables are ``panel/<province>``, ``truth/<province>`` (the
+    planted effects: one row per program and post-receipt person-year, see
+    ``SimulatedPanel.truth``) and ``calibration``.
+    """
     known = list(provinces["province_code"])
     if (microdata_dir / COLUMN_MAP).exists():
         frame, path = read_analyst_panel(microdata_dir)
@@ -123,14 +132,15 @@ def panel_tables(microdata_dir: Path, figures: pd.DataFrame, provinces: pd.DataF
         info = {"origin": "analyst", "file": path.name, "rows": len(panel),
                 "column_map": read_column_map(microdata_dir)}
         return partition_by_province("panel", _compact(panel)), info, failures
-    simulated = simulated_panel(figures, provinces, persons, seed)
+    simulated = simulated_panel(figures, provinces, persons, seed, years)
     panel, failures = validate_panel(simulated.panel, Path("simulated demonstration panel"), known)
     if not failures.empty:  # the simulator broke its own contract: a bug, not bad input
         raise AssertionError(f"simulated panel fails PanelSchema:\n{failures.head(20)}")
     tables = {**partition_by_province("panel", _compact(panel)),
               **partition_by_province("truth", simulated.truth),
               "calibration": simulated.calibration}
-    info = {"origin": "simulated", "seed": seed, "persons": persons, "rows": len(panel),
+    info = {"origin": "simulated", "seed": seed, "persons": persons, "years": list(years),
+            "rows": len(panel), "truth_rows": len(simulated.truth),
             "parameters": simulated.parameters}
     return tables, info, failures
 
@@ -146,7 +156,11 @@ def read_panel(processed_dir: Path, province_code: str | None = None) -> pd.Data
 
 
 def read_truth(processed_dir: Path, province_code: str | None = None) -> pd.DataFrame | None:
-    """The planted effects of the simulated panel (None for analyst data)."""
+    """The planted effects of the simulated panel (None for analyst data).
+
+    One row per (program, person_id, year) post-receipt person-year; join it to the panel on
+    ``person_id`` and ``year`` to restrict it to a population.
+    """
     pattern = f"{province_code}.parquet" if province_code else "*.parquet"
     files = sorted((Path(processed_dir) / "truth").glob(pattern))
     if not files:

@@ -97,7 +97,7 @@ def _parsed_or_nan(written: object) -> float:
 
 
 class LedgerSchema(pa.DataFrameModel):
-    """``data/raw/published_figures.csv``: one row per published number (DESIGN.md)."""
+    """``data/raw/published_figures.csv``: one row per published number (docs/architecture.md)."""
 
     figure_id: Series[str] = pa.Field(unique=True, str_matches=FIGURE_ID_PATTERN)
     source_id: Series[str]
@@ -165,10 +165,12 @@ def ledger_reference_schema(source_ids: list[str], scopes: list[str]) -> pa.Data
 
 
 class PanelSchema(pa.DataFrameModel):
-    """The person-year panel: one registered poor laborer in one year (DESIGN.md).
+    """The person-year panel: one registered poor laborer in one year.
 
     Ids are integers; county ids are unique across provinces. ``first_trained_year`` is the year
     of the person's first vocational-skills training (missing when never trained in the panel).
+    ``workshop_job``, ``public_welfare_post`` and ``organized_labor_export``: placed through the
+    channel this year (in the simulated panel, this year or earlier: placement is absorbing).
     ``employment_services``: received other employment-assistance services this year: job
     information, referral, job-seeking or transport subsidy.
     """

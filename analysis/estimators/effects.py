@@ -60,8 +60,8 @@ from analysis.estimators.exceptions import (
 )
 from analysis.estimators.inference import (
     SE_MODES, WILD_CLUSTER_THRESHOLD, WILD_WEIGHTS, Clusters, OLSFit, WildOptions,
-    inference, influence_std_error, ols_effect, resolve_se_mode, wcr_pvalue_function,
-    wild_bootstrap_arrays, wild_draws, wild_label,
+    inference, influence_scores, influence_std_error, ols_effect, ols_score_factor,
+    resolve_se_mode, wcr_pvalue_function, wild_bootstrap_arrays, wild_draws, wild_label,
 )
 
 ATE_TRIM = (0.01, 0.99)
@@ -170,6 +170,24 @@ def join_notes(*notes) -> str:
     return "; ".join(n for n in notes if n)
 
 
+def score_series(sample: pd.DataFrame, cluster: str | None, influence: np.ndarray,
+                 factor: float = 1.0) -> pd.Series:
+    """Scores of ``return_scores=True``: :func:`influence_scores` indexed by cluster id
+    (by row label when unclustered), so ``std_error^2 = adj * sum(scores^2)`` with
+    ``adj = score_adjustment(n_clusters)``."""
+    clusters = make_clusters(sample, cluster)
+    ids = (pd.factorize(sample[cluster], sort=True)[1] if cluster is not None
+           else sample.index)
+    return pd.Series(influence_scores(influence, clusters, factor), index=ids,
+                     name="score")
+
+
+def _ols_scores(sample, cluster, influence, n_params) -> pd.Series:
+    clusters = make_clusters(sample, cluster)
+    return score_series(sample, cluster, influence,
+                        ols_score_factor(len(sample), n_params, clusters))
+
+
 # --------------------------------------------------------------------------- OLS estimators
 def _record(method, estimand, outcome, treatment, sample, clusters, result, notes, alpha):
     estimate, se, ci_low, ci_high, p_value, label = result
@@ -180,7 +198,7 @@ def _record(method, estimand, outcome, treatment, sample, clusters, result, note
 
 
 def difference_in_means(df, outcome, treatment, cluster=None, *, se="auto", alpha=0.05,
-                        wild=WildOptions()):
+                        wild=WildOptions(), return_scores=False):
     """Difference in mean outcomes, treated minus control: OLS of y on (1, D).
 
     SE: HC1 without ``cluster``; CR1 or the wild cluster bootstrap with it (see
@@ -195,20 +213,28 @@ def difference_in_means(df, outcome, treatment, cluster=None, *, se="auto", alph
         clusters ("auto"). Ignored (HC1) without ``cluster``, except "wild" raises.
     wild : WildOptions
         Draws, weights and seed of the bootstrap.
+    return_scores : bool, default False
+        Also return the cluster-level scores of the estimate (:func:`score_series`).
 
     Returns
     -------
-    EffectEstimate
+    EffectEstimate or (EffectEstimate, pandas.Series)
         ``method="difference_in_means"``, ``estimand="ATE"``; ``se_type`` says which
-        standard error was used.
+        standard error was used. With ``return_scores``, also the scores indexed by
+        cluster id: ``std_error^2 = G/(G-1) * sum(scores^2)`` (CR1 SE, also under the
+        wild bootstrap).
     """
     sample, note = prepare(df, [outcome, treatment], treatment=treatment, cluster=cluster)
     clusters = make_clusters(sample, cluster)
     mode = resolve_se_mode(se, clusters)
     X = sm.add_constant(sample[treatment].to_numpy(float), has_constant="add")
-    result = ols_effect(sample[outcome].to_numpy(float), X, 1, clusters, mode, alpha, wild=wild)
-    return _record("difference_in_means", "ATE", outcome, treatment, sample, clusters, result,
-                   note, alpha)
+    fit = OLSFit.of(sample[outcome].to_numpy(float), X)
+    result = ols_effect(fit.y, X, 1, clusters, mode, alpha, wild=wild, fit=fit)
+    record = _record("difference_in_means", "ATE", outcome, treatment, sample, clusters, result,
+                     note, alpha)
+    if not return_scores:
+        return record
+    return record, _ols_scores(sample, cluster, fit.influence(1), X.shape[1])
 
 
 def _check_estimand(estimand):
@@ -224,7 +250,8 @@ def _target(sample, treatment, estimand):
 
 
 def regression_adjustment(df, outcome, treatment, covariates, cluster=None, *,
-                          estimand="ATE", se="auto", alpha=0.05, wild=WildOptions()):
+                          estimand="ATE", se="auto", alpha=0.05, wild=WildOptions(),
+                          return_scores=False):
     """Fully interacted linear regression adjustment (Imbens & Wooldridge 2009, sec. 5.3).
 
     OLS of y on (1, D, X - m, D (X - m)) with ``m`` the covariate mean of the target
@@ -241,13 +268,13 @@ def regression_adjustment(df, outcome, treatment, covariates, cluster=None, *,
     ----------
     estimand : {"ATE", "ATT"}
         Population over which the arm-specific predictions are averaged.
-    se, wild
+    se, wild, return_scores
         As in :func:`difference_in_means`.
 
     Returns
     -------
-    EffectEstimate
-        ``method="regression_adjustment"``.
+    EffectEstimate or (EffectEstimate, pandas.Series)
+        ``method="regression_adjustment"``; with ``return_scores`` also the scores.
 
     Raises
     ------
@@ -270,8 +297,11 @@ def regression_adjustment(df, outcome, treatment, covariates, cluster=None, *,
     extra = centred @ fit.params[2 + len(covariates):] * target / target.mean()
     result = ols_effect(fit.y, X, 1, clusters, mode, alpha, extra_influence=extra, wild=wild,
                         fit=fit)
-    return _record("regression_adjustment", estimand, outcome, treatment, sample, clusters,
-                   result, note, alpha)
+    record = _record("regression_adjustment", estimand, outcome, treatment, sample, clusters,
+                     result, note, alpha)
+    if not return_scores:
+        return record
+    return record, _ols_scores(sample, cluster, fit.influence(1) + extra, X.shape[1])
 
 
 # --------------------------------------------------------------------------- wild bootstrap
@@ -460,7 +490,8 @@ def _pscore_linear_rep(ps: Propensity) -> np.ndarray:
     return (ps.design * (ps.treated - ps.score)[:, None]) @ ps.info_inv
 
 
-def ipw_att(df, outcome, treatment, covariates, cluster=None, *, trim=ATT_TRIM, alpha=0.05):
+def ipw_att(df, outcome, treatment, covariates, cluster=None, *, trim=ATT_TRIM, alpha=0.05,
+            return_scores=False):
     """ATT by normalized (Hajek) inverse-probability weighting.
 
     ``ATT = mean_{D=1}(y) - sum_{D=0} w_i y_i / sum_{D=0} w_i`` with ``w = p/(1-p)`` and
@@ -473,10 +504,13 @@ def ipw_att(df, outcome, treatment, covariates, cluster=None, *, trim=ATT_TRIM, 
     ----------
     trim : (float, float) or None, default :data:`ATT_TRIM`
         Keep rows whose estimated score lies in ``[low, high]``, then refit.
+    return_scores : bool, default False
+        Also return the cluster-level scores (:func:`score_series`;
+        ``std_error^2 = G/(G-1) * sum(scores^2)``).
 
     Returns
     -------
-    EffectEstimate
+    EffectEstimate or (EffectEstimate, pandas.Series)
         ``method="ipw_att"``, ``estimand="ATT"``; ``n_obs`` counts rows after trimming. SE by M-estimation: the influence function of the stacked
     estimating equations (logit score, the two weighted means), as in Sant'Anna & Zhao
     (2020)'s standardized IPW; summed within clusters when ``cluster`` is given.
@@ -494,8 +528,11 @@ def ipw_att(df, outcome, treatment, covariates, cluster=None, *, trim=ATT_TRIM, 
     inf_treat = w_treat * (y - eta_treat) / np.mean(w_treat)
     inf_cont = (w_cont * (y - eta_cont) + _pscore_linear_rep(ps) @ moment) / np.mean(w_cont)
     notes = join_notes(note, ps.trim_note, _score_range_note(ps))
-    return _m_record("ipw_att", "ATT", outcome, treatment, ps.sample, cluster,
-                     eta_treat - eta_cont, inf_treat - inf_cont, notes, alpha)
+    record = _m_record("ipw_att", "ATT", outcome, treatment, ps.sample, cluster,
+                       eta_treat - eta_cont, inf_treat - inf_cont, notes, alpha)
+    if not return_scores:
+        return record
+    return record, score_series(ps.sample, cluster, inf_treat - inf_cont)
 
 
 def _m_record(method, estimand, outcome, treatment, sample, cluster, estimate, influence,
@@ -567,7 +604,7 @@ def _aipw_ate(y, ps: Propensity):
 
 
 def aipw(df, outcome, treatment, covariates, cluster=None, *, estimand="ATE", trim="auto",
-         alpha=0.05):
+         alpha=0.05, return_scores=False):
     """Augmented IPW (doubly robust) estimate of the ATE or ATT.
 
     Logit propensity score and linear outcome models by arm (only the control model
@@ -581,11 +618,13 @@ def aipw(df, outcome, treatment, covariates, cluster=None, *, estimand="ATE", tr
     estimand : {"ATE", "ATT"}
     trim : (float, float), None or "auto"
         As in :func:`ipw_att`; "auto" uses :data:`ATT_TRIM` or :data:`ATE_TRIM`.
+    return_scores : bool, default False
+        As in :func:`ipw_att`.
 
     Returns
     -------
-    EffectEstimate
-        ``method="aipw"``.
+    EffectEstimate or (EffectEstimate, pandas.Series)
+        ``method="aipw"``; with ``return_scores`` also the scores.
     """
     covariates = list(covariates)
     _check_estimand(estimand)
@@ -597,8 +636,11 @@ def aipw(df, outcome, treatment, covariates, cluster=None, *, estimand="ATE", tr
     y = ps.sample[outcome].to_numpy(float)
     estimate, influence = (_aipw_att if estimand == "ATT" else _aipw_ate)(y, ps)
     notes = join_notes(note, ps.trim_note, _score_range_note(ps))
-    return _m_record("aipw", estimand, outcome, treatment, ps.sample, cluster, estimate,
-                     influence, notes, alpha)
+    record = _m_record("aipw", estimand, outcome, treatment, ps.sample, cluster, estimate,
+                       influence, notes, alpha)
+    if not return_scores:
+        return record
+    return record, score_series(ps.sample, cluster, influence)
 
 
 # --------------------------------------------------------------------------- diagnostics

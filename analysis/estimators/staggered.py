@@ -26,7 +26,8 @@ from analysis.estimators.exceptions import (
     InvalidOptionError, NoVariationError, PanelStructureError, SingularDesignError,
 )
 from analysis.estimators.inference import (
-    Clusters, OLSFit, WildOptions, inference, influence_std_error, ols_effect, resolve_se_mode,
+    Clusters, OLSFit, WildOptions, inference, influence_scores, influence_std_error, ols_effect,
+    resolve_se_mode,
 )
 
 CONTROL_GROUPS = ("never_treated", "not_yet_treated")
@@ -362,7 +363,7 @@ def _cs_aggregations(cells, cohort, aggregate):
 
 def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *,
                       control_group="never_treated", cluster=None, aggregate="simple",
-                      alpha=0.05):
+                      alpha=0.05, return_scores=False):
     """Heterogeneity-robust staggered DiD of Callaway & Sant'Anna (2021), balanced panels.
 
     Group-time effects ``ATT(g,t)`` compare the change in outcomes from the base
@@ -390,10 +391,14 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
     cluster : str, optional
         Column constant within unit; default clusters by ``unit``.
     aggregate : {"simple", "event", "group", "group_time"}
+    return_scores : bool, default False
+        Also return the cluster-level scores of the overall aggregate (the first record),
+        a :class:`pandas.Series` indexed by cluster id with
+        ``std_error^2 = G/(G-1) * sum(scores^2)``. Not available for ``"group_time"``.
 
     Returns
     -------
-    list of EffectEstimate
+    list of EffectEstimate, or (list of EffectEstimate, pandas.Series)
         The overall aggregate first, then its components (per event time or cohort);
         for ``"group_time"`` one record per ATT(g,t) with ``cohort``, ``period`` and
         ``event_time`` set. ``n_obs`` counts unit-periods, ``n_treated`` units.
@@ -403,6 +408,9 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
         raise InvalidOptionError(f"control_group must be one of {CONTROL_GROUPS}")
     if aggregate not in AGGREGATIONS:
         raise InvalidOptionError(f"aggregate must be one of {AGGREGATIONS}")
+    if return_scores and aggregate == "group_time":
+        raise InvalidOptionError("return_scores needs an overall aggregate; "
+                                 "aggregate='group_time' has none")
     wide, cohort, first, note = _wide_panel(df, outcome, unit, time, first_treated,
                                             covariates, cluster)
     periods = wide[outcome].columns.to_numpy()
@@ -423,11 +431,11 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
     if len(cells) < n_possible:
         note = join_notes(note, f"skipped {n_possible - len(cells)} (g,t) cells without "
                                 "control units")
-    clusters = Clusters(cluster or unit,
-                        pd.factorize(first[cluster] if cluster else first.index,
-                                     sort=True)[0].astype(np.int64))
+    codes, ids = pd.factorize(first[cluster] if cluster else first.index, sort=True)
+    clusters = Clusters(cluster or unit, codes.astype(np.int64))
+    aggregations = _cs_aggregations(cells, cohort, aggregate)
     records = []
-    for label, est, influence, extra in _cs_aggregations(cells, cohort, aggregate):
+    for label, est, influence, extra in aggregations:
         se = influence_std_error(influence, clusters)
         records.append(EffectEstimate(
             "callaway_santanna", label, outcome, first_treated, float(est), se,
@@ -436,4 +444,7 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
             f"influence function, clustered by {clusters.name}, t(G-1)",
             join_notes(note, f"control group: {control_group}",
                        "n_obs counts unit-periods, n_treated units"), alpha, **extra))
-    return records
+    if not return_scores:
+        return records
+    scores = influence_scores(aggregations[0][2], clusters)
+    return records, pd.Series(scores, index=ids, name="score")

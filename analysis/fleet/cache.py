@@ -40,7 +40,7 @@ def environment_digest(lock_file: Path = config.PROJECT_ROOT / "requirements.loc
     return sha256_file(lock_file) if lock_file.exists() else "no lock file"
 
 
-def unit_inputs(unit_id: str, processed_dir: Path) -> list[Path]:
+def unit_inputs(scope: str, processed_dir: Path) -> list[Path]:
     """Processed files a unit reads.
 
     Tables at the top of ``processed_dir`` are shared by every unit. Tables in a subfolder are
@@ -49,8 +49,8 @@ def unit_inputs(unit_id: str, processed_dir: Path) -> list[Path]:
     """
     shared = [path for path in processed_dir.glob("*.parquet")]
     partitions = [path for path in processed_dir.glob("*/*.parquet")]
-    if unit_id != config.NATIONAL_UNIT:
-        partitions = [path for path in partitions if path.stem == unit_id]
+    if scope != config.NATIONAL_UNIT:
+        partitions = [path for path in partitions if path.stem == scope]
     return sorted(shared + partitions)
 
 
@@ -71,16 +71,17 @@ class KeyParts:
         return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def unit_key(notebook: Path, parameters: dict, unit_id: str, processed_dir: Path,
+def unit_key(notebook: Path, parameters: dict, scope: str, processed_dir: Path,
              extra_inputs: list[Path] = ()) -> KeyParts:
-    """The key of one unit; ``extra_inputs`` are files it reads outside ``processed_dir``."""
+    """The key of one unit of ``scope`` (a province code, ``national``, or a site-wide unit's
+    id); ``extra_inputs`` are files it reads outside ``processed_dir``."""
     extra = hashlib.sha256("".join(
         f"{path.name}:{sha256_file(path) if path.exists() else 'missing'}"
         for path in sorted(extra_inputs)).encode()).hexdigest()
     return KeyParts(
         notebook=sha256_file(notebook),
         parameters=hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest(),
-        inputs=_tree_digest(unit_inputs(unit_id, processed_dir), processed_dir) + extra,
+        inputs=_tree_digest(unit_inputs(scope, processed_dir), processed_dir) + extra,
         code=code_digest(),
         environment=environment_digest(),
     )

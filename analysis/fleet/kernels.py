@@ -28,21 +28,35 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy, pandas, scipy, statsmodels.api, seaborn, matplotlib.pyplot
 import pyarrow.parquet
-import analysis.reports.pages, analysis.reports.tables, analysis.reports.report, analysis.reports.plots
-try:
-    import analysis.estimators.effects, analysis.estimators.staggered, analysis.estimators.program_effects
-except ImportError:
-    pass
+import analysis.reports.pages, analysis.reports.effect_sections
 """
-# Between units: forget the previous unit's variables and figures, keep imported modules.
+# Between units: forget the previous unit's variables, figures and any state it changed. The
+# third-party libraries stay imported (that is what makes the kernel warm), but every module of
+# the `analysis` package is dropped from sys.modules, so the next unit imports it afresh: a
+# notebook that mutates a module constant (`spec.DEFAULT_COVARIATES = ...`) cannot change the
+# next unit's numbers. pandas options and matplotlib settings go back to their defaults too.
 RESET_CODE = """
-get_ipython().run_line_magic("reset", "-f")
-import matplotlib.pyplot as _plt
+import sys as _sys, warnings as _warnings
+_ip = get_ipython()
+# The notebook's own names and output history (cheaper than %reset, which also collects
+# garbage; figures are closed explicitly below).
+for _name in [_n for _n in _ip.user_ns if not _n.startswith("_") and _n not in _ip.user_ns_hidden]:
+    del _ip.user_ns[_name]
+_ip.user_ns["Out"].clear()  # what displayhook.flush() does, without its gc.collect()
+_ip.user_ns.update({"_": "", "__": "", "___": ""})
+for _stale in [_m for _m in _sys.modules if _m == "analysis" or _m.startswith("analysis.")]:
+    _sys.modules.pop(_stale)
+import pandas as _pd, matplotlib as _mpl, matplotlib.pyplot as _plt
 _plt.close("all")
-del _plt
-import gc as _gc
-_gc.collect()
-del _gc
+with _warnings.catch_warnings():
+    _warnings.simplefilter("ignore")
+    _pd.reset_option("all")
+_mpl.rcdefaults()
+_mpl.use("Agg")
+import analysis.reports.pages, analysis.reports.effect_sections
+for _leftover in ("_sys", "_warnings", "_ip", "_name", "_stale", "_pd", "_mpl", "_plt"):
+    globals().pop(_leftover, None)
+globals().pop("_leftover", None)
 """
 START_TIMEOUT_SECONDS = 120
 

@@ -12,12 +12,14 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import config
-from analysis.estimators import effects, nsw
-from analysis.data import microdata, simulate
+from analysis.estimators.registry import ESTIMANDS, ESTIMATORS
+from analysis.estimators.spec import OUTCOMES, POPULATIONS, PROGRAMS, AnalysisSpec
+from analysis.estimators import indicators, nsw
+from analysis.data import simulate
 from analysis.reports import plots, tables
 from analysis.estimators import program_effects as pe
 from analysis.data.ledger import find_figure
-from analysis.reports.report import UnitReport
+from analysis.reports.report import UnitReport, format_value
 
 CHANNEL_LABELS = {
     "public_welfare_post_placements": "Placed in public-welfare posts",
@@ -46,6 +48,34 @@ def national_headline(report: UnitReport, data: dict) -> None:
     report.set_summary(f"{away_text} poor laborers working away from home in {away['period']}; "
                        f"{reached_text} of registered poor households reached by employment "
                        "assistance")
+
+
+def national_figures(report: UnitReport, data: dict) -> None:
+    """The published national figures: headline, trajectory, coverage, training, channels,
+    derived figures and the consistency checks."""
+    national_headline(report, data)
+    report.say("## Poor laborers working away from home\n\nCounts published for 2016, the end "
+               "of October 2020 and 2020; the 2019 count is implied by the end-October figure "
+               "and its stated ratio to the previous year.")
+    working_away_section(report, data)
+    report.say("## Coverage of employment assistance")
+    indicator_section(report, data, "coverage", tables.COVERAGE_INDICATORS,
+                      "Registered poor households reached by employment assistance")
+    report.say("## Vocational skills training")
+    indicator_section(report, data, "training", tables.TRAINING_INDICATORS,
+                      "Poor laborers trained")
+    report.say("## Channels: workshops, public-welfare posts, organized labor transport")
+    channels_section(report, data)
+    report.say("## Derived figures")
+    derived_section(report, data)
+    report.say("## Consistency between figures")
+    consistency_section(report, data)
+
+
+def national_analysis_header(report: UnitReport, spec: AnalysisSpec) -> None:
+    report.say(f"## National: {spec.title}\n\nOne analysis across the provinces; the "
+               "[national page](national.html) has the published figures, the targets and "
+               "every other analysis.")
 
 
 def working_away_section(report: UnitReport, data: dict) -> None:
@@ -103,17 +133,25 @@ def consistency_section(report: UnitReport, data: dict) -> None:
 
 
 def all_figures_section(report: UnitReport, data: dict, scope: str) -> None:
+    report.say("## Every published figure")
     rows = data["figures"][data["figures"]["scope"] == scope]
     report.table(f"figures_{scope}", tables.figures_for_display(rows),
                  "Every published figure of this scope, with the sentence it was read from",
                  html_columns=("source",))
 
 
-def province_header(report: UnitReport, data: dict, code: str) -> pd.DataFrame:
-    """Introduce a province page; return the province's own figures."""
+def province_header(report: UnitReport, data: dict, code: str, spec: AnalysisSpec,
+                    overview: bool) -> None:
+    """Introduce a province page: its main page (``overview``) or one analysis of it."""
     provinces = data["provinces"].set_index("province_code")
     province = provinces.loc[code]
     own = data["figures"][data["figures"]["scope"] == code]
+    if not overview:
+        report.say(f"## {province['name_en']} ({province['name_zh']}): {spec.title}\n\n"
+                   f"One analysis of the province; its main page "
+                   f"([{province['name_en']}](province-{code}.html)) has the published figures, "
+                   "the targets and every other analysis.")
+        return
     count = report.number("published_figures", len(own), "count")
     targets = report.number("published_targets", int((own["kind"] == "target").sum()), "count")
     task = ("one of the 22 provinces with poverty-alleviation tasks" if province["poverty_task"]
@@ -128,148 +166,16 @@ def province_header(report: UnitReport, data: dict, code: str) -> pd.DataFrame:
         report.say(f"The source documents publish {count} figures for {province['name_en']}, "
                    f"{targets} of them targets.")
         report.set_summary(f"{count} published figures, {targets} targets")
-    return own
 
 
 def province_targets_section(report: UnitReport, data: dict, code: str) -> None:
+    report.say("## Targets and actuals")
     comparison = tables.targets_and_actuals(data["figures"], code)
     if comparison.empty:
         report.say("No targets have been published for this province.")
         return
     report.table("targets_and_actuals", comparison,
                  "Each published target beside the latest published actual of the same indicator")
-
-
-# ----------------------------------------------------------------------------------------------
-# Program effects (the person-year panel)
-
-SIMULATED_NOTE = ("These estimates use the simulated demonstration panel, whose planted effects "
-                  "are shown beside them; they are not estimates of the real programme.")
-
-
-def _estimate_display(estimates: pd.DataFrame) -> pd.DataFrame:
-    shown = pd.DataFrame({
-        "estimator": estimates["label"],
-        "estimand": estimates["target"] if "target" in estimates else estimates["estimand"],
-        "estimate": estimates["estimate"].map("{:.3f}".format),
-        "std. error": estimates["std_error"].map("{:.3f}".format),
-        "95% CI": [f"[{low:.3f}, {high:.3f}]" for low, high in
-                   zip(estimates["ci_low"], estimates["ci_high"])],
-        "p": estimates["p_value"].map("{:.3f}".format),
-        "n": estimates["n_obs"],
-        "clusters": estimates["n_clusters"],
-        "standard errors": estimates["se_type"],
-    })
-    if "true_effect" in estimates:
-        shown["planted effect"] = estimates["true_effect"].map("{:.3f}".format)
-        shown["CI covers it"] = estimates["covers_truth"].map({True: "yes", False: "no"})
-    return shown
-
-
-def _panel_or_none(processed_dir, code: str | None):
-
-    try:
-        return microdata.read_panel(_processed(processed_dir), code)
-    except FileNotFoundError:
-        return None
-
-
-def _processed(processed_dir):
-
-    return processed_dir or config.PROCESSED_DIR
-
-
-def _headline_sentence(report: UnitReport, headline: pd.Series, person_years: int,
-                       simulated: bool) -> None:
-    value = report.number("headline_effect", headline["estimate"], "ratio")
-    low = report.number("headline_ci_low", headline["ci_low"], "ratio")
-    high = report.number("headline_ci_high", headline["ci_high"], "ratio")
-    report.say(f"Training raised the probability of stable employment (at least six months "
-               f"worked) in the years after training by **{value}** (95% CI {low} to {high}; "
-               f"Callaway-Sant'Anna, {int(headline['n_clusters'])} county clusters, "
-               f"{person_years:,} person-years).")
-    report.set_summary(f"{report.summary}; training effect on stable employment {value} "
-                       f"[{low}, {high}]" + (" (simulated data)" if simulated else ""))
-
-
-def province_effects_section(report: UnitReport, processed_dir, code: str) -> None:
-    """Estimates of the training effect for one province, event study and balance."""
-
-    panel = _panel_or_none(processed_dir, code)
-    if panel is None:
-        report.say("No person-year microdata cover this province, so no effects are estimated.")
-        return
-    truth = microdata.read_truth(_processed(processed_dir), code)
-    if truth is not None:
-        report.say(f"*{SIMULATED_NOTE}*")
-    first_year = int(panel["year"].min())
-    estimates = pe.with_truth(pe.estimate_effects(panel, seed=int(code)), truth, first_year)
-    headline = estimates[estimates["method"] == pe.HEADLINE_METHOD].iloc[0]
-    if pd.isna(headline["estimate"]):
-        report.say(f"The headline estimator could not be computed here ({headline['notes']}).")
-    else:
-        _headline_sentence(report, headline, len(panel), simulated=truth is not None)
-    report.figure(plots.estimates_plot(estimates, "Effect of training, every estimator"))
-    report.table("effect_estimates", estimates, "Estimates by estimator and estimand",
-                 display_table=_estimate_display(estimates))
-    events = pe.event_study_effects(panel)
-    true_events = (pe.true_event_time_effects(truth, first_year=first_year)
-                   if truth is not None else None)
-    report.figure(plots.event_study_plot(events, true_events))
-    report.table("event_study", events[["label", "event_time", "estimate", "std_error",
-                                        "ci_low", "ci_high", "is_reference"]],
-                 "Effects by years since training (event time -1 is the reference)")
-    _balance_section(report, panel)
-
-
-def _balance_section(report: UnitReport, panel: pd.DataFrame) -> None:
-
-    try:
-        balance, overlap = pe.covariate_balance(panel), pe.overlap_by_arm(panel)
-    except effects.EffectsError as error:
-        report.say(f"Covariate balance cannot be assessed here: the propensity model could not "
-                   f"be fitted ({error}).")
-        return
-    report.figure(plots.balance_plot(balance))
-    report.table("covariate_balance", balance, "Covariate balance, last panel year "
-                 "(standardized mean differences; |d| < 0.1 is conventionally balanced)")
-    report.table("propensity_overlap", overlap.reset_index(), "Propensity-score overlap by arm")
-
-
-def national_effects_section(report: UnitReport, data: dict, processed_dir) -> None:
-    """Province estimates of the headline estimator, the pooled estimate, and how many differ
-    from zero."""
-
-    panel = _panel_or_none(processed_dir, None)
-    if panel is None:
-        report.say("No person-year microdata are available, so no effects are estimated.")
-        return
-    truth = microdata.read_truth(_processed(processed_dir))
-    if truth is not None:
-        report.say(f"*{SIMULATED_NOTE}*")
-    by_province = pe.headline_by_province(panel)
-    pooled = pe.pooled_headline(panel).iloc[0]
-    if truth is not None:
-        planted = pe.true_effect_by_province(truth, first_year=int(panel["year"].min()))
-        by_province["true_effect"] = by_province["province_code"].map(planted)
-    value = report.number("pooled_effect", pooled["estimate"], "ratio")
-    low = report.number("pooled_ci_low", pooled["ci_low"], "ratio")
-    high = report.number("pooled_ci_high", pooled["ci_high"], "ratio")
-    share = report.number("share_provinces_distinguishable_from_zero",
-                          by_province["distinguishable_from_zero"].mean() * 100, "percent")
-    provinces = report.number("provinces_estimated", len(by_province), "count")
-    report.say(f"Pooled over all provinces, training raised the probability of stable "
-               f"employment in the years after training by **{value}** (95% CI {low} to {high}, "
-               f"{int(pooled['n_clusters'])} county clusters). In {share} of the {provinces} "
-               f"provinces the 95% interval excludes zero.")
-    names = dict(zip(data["provinces"]["province_code"], data["provinces"]["name_en"]))
-    report.figure(plots.forest_plot(by_province, pooled, names))
-    shown = by_province.assign(province=by_province["province_code"].map(names))
-    report.table("effects_by_province", shown[[
-        "province_code", "province", "estimate", "std_error", "ci_low", "ci_high", "n_obs",
-        "n_clusters", "distinguishable_from_zero",
-        *(["true_effect"] if "true_effect" in shown else [])]],
-        "Callaway-Sant'Anna estimate of the post-training ATT by province")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -293,12 +199,12 @@ def nsw_section(report: UnitReport) -> None:
     report.table("nsw_experimental", benchmark, "Experimental benchmark (difference in means, "
                  "HC1 standard errors)")
     comparison = nsw.observational_comparison()
-    comparison["label"] = comparison["method"].map(pe.METHOD_LABELS).fillna(comparison["method"])
+    comparison["label"] = comparison["method"].map(lambda name: ESTIMATORS[name].label)
     for outcome, part in comparison.groupby("outcome", sort=False):
         shown = part.assign(true_effect=part["benchmark"])
         report.figure(plots.estimates_plot(
             shown, f"NSW, {NSW_OUTCOMES.get(outcome, outcome)}",
-            truth_label="experimental benchmark", xlabel=f"effect on {NSW_OUTCOMES[outcome]}"))
+            xlabel=f"effect on {NSW_OUTCOMES[outcome]}", truth_label="experimental benchmark"))
     report.table("nsw_observational", comparison[[
         "outcome", "label", "estimand", "estimate", "std_error", "ci_low", "ci_high",
         "benchmark", "gap", "n_obs", "n_treated", "se_type", "notes"]],
@@ -319,17 +225,123 @@ def monte_carlo_section(report: UnitReport, results_dir) -> None:
     report.say(f"{meta.get('description', '')}\n\nResults of `benchmarks/monte_carlo.py` "
                f"({reps} draws per design; commit `{meta.get('git_commit', 'unknown')[:10]}`, "
                f"run {meta.get('run_date', 'unknown')}), simulated demonstration data.")
-    for design, part in table.groupby("design", sort=False):
-        report.figure(plots.monte_carlo_plot(part, design))
-    report.table("monte_carlo", table, "Bias, RMSE and 95% CI coverage by design and estimator")
+    designs = {"national_pooled": "all provinces pooled", "one_province": "one province"}
+    if "analysis" not in table:  # results of an older script: one analysis, training
+        table.insert(0, "analysis", "training__stable_employment")
+    for analysis, part in table.groupby("analysis", sort=False):
+        shown = part.assign(label=part["label"] + " (" + part["design"].map(designs) + ")")
+        report.figure(plots.monte_carlo_plot(shown, _analysis_title(analysis)))
+    report.table("monte_carlo", table, "Bias, RMSE and 95% CI coverage by analysis, design and "
+                 "estimator")
+
+
+def _analysis_title(name: str) -> str:
+    program, _, rest = name.partition("__")
+    outcome = rest.split("__")[0]
+    try:
+        return AnalysisSpec(program=program, outcome=outcome).title
+    except ValueError:
+        return name
 
 
 def methods_section(report: UnitReport, data_dir) -> None:
     """The estimators' and the simulator's documentation, and the calibration table."""
 
     report.say(pe.__doc__)
+    report.say("## Estimators\n\n" + "\n".join(
+        f"- **{e.label}** ({ESTIMANDS[e.estimand].label.lower()}; "
+        f"{'adjusts for covariates' if e.uses_covariates else 'no covariates'}): "
+        f"{e.description}" for e in ESTIMATORS.values()))
+    report.say("## Programs, outcomes and populations an analysis can choose\n\n" + "\n".join(
+        [f"- Program **{p.label}**: {p.description}" for p in PROGRAMS.values()]
+        + [f"- Outcome **{o.label}**, effects in {o.effect_unit}" for o in OUTCOMES.values()]
+        + ["- Populations: " + "; ".join(p.label for p in POPULATIONS.values())]))
     report.say("## The demonstration panel\n\n" + simulate.__doc__)
-    calibration = Path(_processed(data_dir)) / "calibration.parquet"
+    if hasattr(simulate, "parameter_table"):
+        report.table("simulator_parameters", simulate.parameter_table(),
+                     "Every parameter of the simulator: its value, kind and meaning")
+    calibration = Path(data_dir or config.PROCESSED_DIR) / "calibration.parquet"
     if calibration.exists():
         report.table("calibration", pd.read_parquet(calibration),
                      "Calibration of the demonstration panel to the published national figures")
+
+
+# ----------------------------------------------------------------------------------------------
+# Published targets measured from the microdata
+
+
+def targets_from_microdata_section(report: UnitReport, data: dict, panel: pd.DataFrame | None,
+                                   scope: str, simulated: bool,
+                                   projection: pd.DataFrame | None = None) -> None:
+    """Each published target of this scope that a panel can measure, per panel year with its
+    95% interval, beside the target and the published actuals."""
+    report.say("## Published targets measured from the microdata")
+    ledger = data["figures"]
+    own = ledger[(ledger["scope"] == scope) & (ledger["kind"] == "target")
+                 & ledger["indicator"].isin(list(indicators.INDICATORS))]
+    if own.empty:
+        report.say("No published target of this scope can be measured from a person-year "
+                   "panel.")
+        return
+    if panel is None:
+        report.say("No person-year microdata cover this scope, so its targets cannot be "
+                   "measured.")
+        return
+    expansion = data.get("expansion")
+    factor = float(expansion["factor"].iloc[0]) if expansion is not None else None
+    label = "simulated demonstration panel" if simulated else "panel"
+    extracts = [(label, panel)]
+    if projection is not None:
+        extracts.append(("simulated extract for 2021-2025 (illustrative)", projection))
+    measured = []
+    for name, rows in extracts:
+        usable = own if factor is not None else own[own["indicator"].map(
+            lambda slug: indicators.INDICATORS[slug].unit != "persons")]
+        table = indicators.measured_targets(rows, usable, expansion=factor or 1.0)
+        measured.append(table.assign(extract=name))
+    table = pd.concat(measured, ignore_index=True)
+    if factor is None and len(usable) < len(own):
+        report.say("Counts of persons need an expansion factor (persons represented per panel "
+                   "person), which this panel does not provide; they are left out.")
+    elif factor is not None:
+        row = expansion.iloc[0]
+        report.say(f"Counts of persons scale the panel by "
+                   f"{report.number('expansion_factor', row['factor'], 'count')} persons per "
+                   f"panel person: the published {format_value(row['published'], 'persons')} "
+                   f"working away in {int(row['year'])} ({row['figure_id']}) over the "
+                   f"{int(row['panel_count']):,} panel persons working outside their county "
+                   "that year; the factor is held fixed.")
+    report.say("Each value is measured per year with a 95% confidence interval (counties as "
+               "clusters); the status compares the interval with the target"
+               + (". *All values come from simulated data, not official statistics.*"
+                  if simulated else "."))
+    for indicator, part in table.groupby("indicator", sort=False):
+        report.figure(plots.target_plot(part, _indicator_title(ledger, indicator),
+                                        simulated))
+    report.table("targets_measured", table, "Targets measured from the panel, by year",
+                 display_table=_targets_display(table))
+
+
+def _indicator_title(ledger: pd.DataFrame, indicator: str) -> str:
+    return str(ledger.loc[ledger["indicator"] == indicator, "description"].iloc[0])
+
+
+def _targets_display(table: pd.DataFrame) -> pd.DataFrame:
+    def value(amount, unit):
+        return "" if pd.isna(amount) else format_value(amount, unit)
+
+    return pd.DataFrame({
+        "indicator": table["indicator"].str.replace("_", " "),
+        "data": table["extract"],
+        "year": table["year"],
+        "measured": [value(v, u) for v, u in zip(table["value"], table["unit"])],
+        "95% CI": [f"{value(lo, u)} to {value(hi, u)}" for lo, hi, u in
+                   zip(table["ci_low"], table["ci_high"], table["unit"])],
+        "target": [f"{value(v, u)} ({fig}, {period})" for v, u, fig, period in
+                   zip(table["target_value"], table["unit"], table["target_figure_id"],
+                       table["target_period"])],
+        "status": table["status"],
+        "published actual": [value(v, u) + (f" ({fig})" if isinstance(fig, str) else "")
+                             for v, u, fig in zip(table["actual_value"], table["unit"],
+                                                  table["actual_figure_id"])],
+    })

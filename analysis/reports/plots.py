@@ -60,10 +60,8 @@ def channel_plot(channels: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def estimates_plot(estimates: pd.DataFrame, title: str,
-                   truth_label: str = "planted effect (simulation)",
-                   xlabel: str = "effect on the probability of stable employment "
-                                 "(6+ months worked)") -> plt.Figure:
+def estimates_plot(estimates: pd.DataFrame, title: str, xlabel: str,
+                   truth_label: str = "planted effect (simulation)") -> plt.Figure:
     """Point estimates with 95% intervals, one row per estimator, planted truth when known."""
     set_house_style()
     shown = estimates.reset_index(drop=True)
@@ -82,8 +80,9 @@ def estimates_plot(estimates: pd.DataFrame, title: str,
     return fig
 
 
-def event_study_plot(event_estimates: pd.DataFrame, truth: pd.DataFrame | None) -> plt.Figure:
-    """Effects by years since training with 95% confidence bands, per estimator."""
+def event_study_plot(event_estimates: pd.DataFrame, truth: pd.DataFrame | None, ylabel: str,
+                     program_noun: str) -> plt.Figure:
+    """Effects by years since first receipt with 95% confidence bands, per estimator."""
     set_house_style()
     fig, ax = plt.subplots(figsize=(7.5, 4))
     colors = {"event_study_twfe": PALETTE["estimate"], "callaway_santanna": "#0f766e"}
@@ -103,13 +102,13 @@ def event_study_plot(event_estimates: pd.DataFrame, truth: pd.DataFrame | None) 
                 color=PALETTE["truth"], label="planted effect (simulation)")
     ax.axhline(0, color="#6b7280", linewidth=0.8)
     ax.axvline(-0.5, color="#9ca3af", linewidth=0.8, linestyle=":")
-    ax.set(xlabel="years since training (0 = training year; -1 is the reference)",
-           ylabel="effect on P(stable employment)", title="Effects by years since training")
+    ax.set(xlabel=f"years since first receipt of {program_noun} (0 = first year; -1 is the "
+                  "reference)", ylabel=ylabel, title="Effects by years since first receipt")
     ax.legend(fontsize=8)
     return fig
 
 
-def balance_plot(balance: pd.DataFrame) -> plt.Figure:
+def balance_plot(balance: pd.DataFrame, arms: str) -> plt.Figure:
     """Standardized mean differences of covariates before and after ATT weighting."""
     set_house_style()
     long = balance.melt(id_vars="covariate", value_vars=["smd", "smd_weighted"],
@@ -122,13 +121,14 @@ def balance_plot(balance: pd.DataFrame) -> plt.Figure:
     for limit in (-0.1, 0.1):
         ax.axvline(limit, color="#9ca3af", linestyle=":", linewidth=0.8)
     ax.axvline(0, color="#6b7280", linewidth=0.8)
-    ax.set(xlabel="standardized mean difference, trained vs not trained", ylabel="",
+    ax.set(xlabel=f"standardized mean difference, {arms}", ylabel="",
            title="Covariate balance before and after inverse-probability weighting")
     ax.legend(fontsize=8, title="")
     return fig
 
 
-def forest_plot(by_province: pd.DataFrame, pooled: pd.Series, names: dict[str, str]) -> plt.Figure:
+def forest_plot(by_province: pd.DataFrame, pooled: pd.Series, names: dict[str, str],
+                xlabel: str, title: str, unit: str) -> plt.Figure:
     """Province estimates with 95% intervals and the pooled estimate."""
     set_house_style()
     shown = by_province.sort_values("estimate").reset_index(drop=True)
@@ -141,12 +141,11 @@ def forest_plot(by_province: pd.DataFrame, pooled: pd.Series, names: dict[str, s
         ax.scatter(shown["true_effect"], y, marker="x", color=PALETTE["truth"], zorder=3,
                    label="planted effect (simulation)")
     ax.axvspan(pooled["ci_low"], pooled["ci_high"], color=PALETTE["pooled"], alpha=0.12,
-               label=f"pooled {pooled['estimate']:.3f} (95% CI)")
+               label=f"all provinces pooled: {pooled['estimate']:.1f} {unit} (95% CI)")
     ax.axvline(pooled["estimate"], color=PALETTE["pooled"], linewidth=1)
     ax.axvline(0, color="#6b7280", linewidth=0.8)
     ax.set_yticks(y, [names.get(code, code) for code in shown["province_code"]])
-    ax.set(xlabel="effect of training on P(stable employment), post-training years",
-           title="Callaway-Sant'Anna estimates by province")
+    ax.set(xlabel=xlabel, title=title)
     ax.legend(fontsize=8, loc="lower right")
     return fig
 
@@ -168,4 +167,36 @@ def monte_carlo_plot(table: pd.DataFrame, design: str) -> plt.Figure:
                     xlim=(0, 1.02))
     coverage_ax.legend(fontsize=8, loc="lower left")
     fig.suptitle(f"Monte Carlo, {design} (simulated data)", fontweight="bold")
+    return fig
+
+
+def target_plot(measured: pd.DataFrame, title: str, simulated: bool) -> plt.Figure:
+    """One indicator per year with 95% intervals, the target line and published actuals."""
+    set_house_style()
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    unit = measured["unit"].iloc[0]
+    scale, axis_unit = (1e6, "million persons") if unit == "persons" else (1.0, unit)
+    colors = [PALETTE["estimate"], "#0f766e", "#7c3aed"]
+    for color, (extract, part) in zip(colors, measured.groupby("extract", sort=False)):
+        part = part.sort_values("year")
+        ax.errorbar(part["year"], part["value"] / scale,
+                    yerr=[(part["value"] - part["ci_low"]) / scale,
+                          (part["ci_high"] - part["value"]) / scale],
+                    fmt="o-", color=color, capsize=3, label=f"{extract}, 95% CI")
+    target = measured.dropna(subset=["target_value"]).iloc[:1]
+    if not target.empty:
+        row = target.iloc[0]
+        ax.axhline(row["target_value"] / scale, color=PALETTE["truth"], linestyle="--",
+                   label=f"target {row['target_figure_id']} ({row['target_period']})")
+    actual = measured.dropna(subset=["actual_value"]).drop_duplicates("actual_figure_id")
+    if not actual.empty:
+        ax.scatter(actual["year"], actual["actual_value"] / scale, marker="D", s=50,
+                   color=PALETTE["pooled"], zorder=3, label="published actual")
+    ax.set(xlabel="year", ylabel=axis_unit,
+           title=title + (" (simulated data)" if simulated else ""))
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2,
+              frameon=False)
+    if simulated:
+        _source_note(fig, SIMULATED_NOTE)
     return fig

@@ -24,6 +24,10 @@ QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least
                    "approximate": "about "}
 
 
+# Units of effects and indicators, with the decimals a reader needs.
+READER_UNIT_DECIMALS = {"percentage points": 1, "months": 2, "yuan": 0}
+
+
 def format_value(value: float, unit: str, qualifier: str = "exact") -> str:
     """Human-readable number: ``32430000, persons`` -> ``32.43 million``; ``93.8, percent`` ->
     ``93.8%``."""
@@ -36,6 +40,10 @@ def format_value(value: float, unit: str, qualifier: str = "exact") -> str:
         return f"{prefix}{value:.3g} ({value * 100:.1f}%)"
     if unit == "ratio":
         return f"{prefix}{value:,.3f}"
+    if unit in READER_UNIT_DECIMALS:
+        decimals = READER_UNIT_DECIMALS[unit]
+        shown = round(value, decimals) or 0.0  # never "-0.0"
+        return f"{prefix}{shown:,.{decimals}f} {unit}"
     if abs(value) >= 1e6:
         return f"{prefix}{value / 1e6:,.2f} million"
     if float(value).is_integer():
@@ -80,6 +88,8 @@ class UnitReport:
         self.tables: dict[str, list[dict]] = {}
         self.numbers: dict[str, dict] = {}
         self.summary = ""
+        self.spec: dict | None = None
+        self.headline: dict | None = None
 
     def table(self, name: str, table: pd.DataFrame, caption: str = "",
               html_columns: tuple[str, ...] = (),
@@ -121,6 +131,26 @@ class UnitReport:
         plt.close(figure)
         display(Image(data=buffer.getvalue(), format="png"))
 
+    def html(self, markup: str) -> None:
+        """Display markup built by this package (never text from data, which must be escaped)."""
+        display(HTML(markup))
+
+    def set_headline(self, spec, record: pd.Series) -> None:
+        """Record the analysis spec and its headline estimate for the index and matrices.
+
+        ``record`` is the headline estimator's row; effects are stored in the outcome's own
+        scale and, under ``shown``, in the reader's unit.
+        """
+        self.spec = spec.to_dict()
+        scale = spec.outcome_info.scale
+        raw = {key: _jsonable(record.get(key)) for key in (
+            "method", "estimand", "estimate", "std_error", "ci_low", "ci_high", "p_value",
+            "n_obs", "n_treated", "n_clusters", "cluster_var", "se_type", "notes",
+            "true_effect", "covers_truth")}
+        shown = {key: None if raw[key] is None else raw[key] * scale
+                 for key in ("estimate", "ci_low", "ci_high", "true_effect")}
+        self.headline = {**raw, "unit": spec.outcome_info.effect_unit, "shown": shown}
+
     def say(self, markdown_text: str) -> None:
         """Display narrative whose numbers were produced by :meth:`number`."""
         display(Markdown(markdown_text))
@@ -135,7 +165,8 @@ class UnitReport:
 
     def as_dict(self) -> dict:
         return {"unit": self.unit, "title": self.title, "summary": self.summary,
-                "parameters": self.parameters, "numbers": self.numbers, "tables": self.tables}
+                "parameters": self.parameters, "spec": self.spec, "headline": self.headline,
+                "numbers": self.numbers, "tables": self.tables}
 
     def save(self, path: str | os.PathLike | None) -> None:
         """Write the results JSON atomically (nothing when ``path`` is None, e.g. in JupyterLab)."""

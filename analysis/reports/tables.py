@@ -16,6 +16,7 @@ from analysis.reports.report import format_value
 
 LEDGER_TABLES = ("sources", "provinces", "figures", "derived_figures", "consistency",
                  "derived_checks")
+OPTIONAL_TABLES = ("expansion",)
 
 COVERAGE_INDICATORS = ("registered_poor_households_employment_assistance_share",)
 TRAINING_INDICATORS = ("poor_laborers_trained",)
@@ -31,7 +32,11 @@ def load_processed(processed_dir: str | Path | None = None) -> dict[str, pd.Data
         raise FileNotFoundError(
             f"processed tables {missing} not found in {directory}: run `python -m analysis ingest`"
         )
-    return {name: pd.read_parquet(directory / f"{name}.parquet") for name in LEDGER_TABLES}
+    loaded = {name: pd.read_parquet(directory / f"{name}.parquet") for name in LEDGER_TABLES}
+    for name in OPTIONAL_TABLES:  # written only for some panels (e.g. simulated ones)
+        if (directory / f"{name}.parquet").exists():
+            loaded[name] = pd.read_parquet(directory / f"{name}.parquet")
+    return loaded
 
 
 def source_link(source_id: str, anchor: str | None = None) -> str:
@@ -140,3 +145,8 @@ def province_code(provinces: pd.DataFrame, code: str | int) -> str:
 def province_name(provinces: pd.DataFrame, code: str) -> str:
     row = provinces.set_index("province_code").loc[code]
     return f"{row['name_en']} ({row['name_zh']})"
+
+
+def province_names(provinces: pd.DataFrame) -> dict[str, str]:
+    """English name of each province, by code."""
+    return dict(zip(provinces["province_code"], provinces["name_en"]))

@@ -1,0 +1,116 @@
+"""Tables of every analysis's headline estimate, built from the units' results JSON.
+
+A scope's main page carries a program x outcome matrix linking to the detail pages, and the
+index a scope x analysis table. Both are assembled after the units have run, from what each
+unit recorded (:meth:`UnitReport.set_headline`), so they never recompute an estimate and always
+agree with the detail pages. The scope matrix replaces the placeholder the notebook left
+between two HTML comments, so re-running the site step is idempotent.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis.estimators.spec import OUTCOMES, PROGRAMS
+from analysis.files import write_text_atomically
+
+MATRIX_START, MATRIX_END = "<!-- analysis-matrix:start -->", "<!-- analysis-matrix:end -->"
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """What the site knows of one analysis unit after the build."""
+
+    unit_id: str
+    scope: str
+    analysis: str
+    status: str
+    page: str
+    headline: dict | None
+    spec: dict | None
+
+
+def cell_text(result: UnitResult) -> str:
+    """The headline estimate of a unit in reader units, or why there is none."""
+    if result.status != "ok":
+        return "failed" if result.status == "failed" else "not built yet"
+    headline = result.headline
+    if not headline or headline.get("estimate") is None:
+        return "not estimated"
+    shown, unit = headline["shown"], headline["unit"]
+    decimals = 0 if unit == "yuan" else (2 if unit == "months" else 1)
+
+    def fmt(value: float) -> str:
+        return f"{(round(value, decimals) or 0.0):,.{decimals}f}"
+
+    sign = "+" if round(shown["estimate"], decimals) > 0 else ""
+    return (f"{sign}{fmt(shown['estimate'])} {unit_short(unit)} "
+            f"[{fmt(shown['ci_low'])} to {fmt(shown['ci_high'])}]")
+
+
+def unit_short(unit: str) -> str:
+    return {"percentage points": "pp", "months": "months", "yuan": "yuan"}.get(unit, unit)
+
+
+def _cell(result: UnitResult | None) -> str:
+    if result is None:
+        return "<td class='empty'>—</td>"
+    text = html.escape(cell_text(result))
+    css = "status-failed" if result.status == "failed" else ""
+    return (f"<td class='{css}'><a href='{html.escape(result.page, quote=True)}'>{text}</a></td>")
+
+
+def scope_matrix_html(results: list[UnitResult]) -> str:
+    """Program rows x outcome columns of one scope's analyses, each cell linking to its page."""
+    specs = [r for r in results if r.spec]
+    programs = [p for p in PROGRAMS if any(r.spec["program"] == p for r in specs)]
+    outcomes = [o for o in OUTCOMES if any(r.spec["outcome"] == o for r in specs)]
+    if not specs:
+        return "<p>No analysis of this scope has been built yet.</p>"
+    by_cell = {}
+    for result in specs:
+        by_cell.setdefault((result.spec["program"], result.spec["outcome"]), result)
+    header = "".join(f"<th>{html.escape(OUTCOMES[o].label)}</th>" for o in outcomes)
+    rows = "".join(
+        f"<tr><th>{html.escape(PROGRAMS[p].label)}</th>"
+        + "".join(_cell(by_cell.get((p, o))) for o in outcomes) + "</tr>"
+        for p in programs)
+    return ("<h2>Every analysis of this page's scope</h2><p>Headline estimate of each program on "
+            "each outcome, with its 95% confidence interval (pp = percentage points). Each "
+            "cell links to its page.</p><div class='table-scroll'><table class='site-table "
+            f"analysis-matrix'><thead><tr><th>Program</th>{header}</tr></thead><tbody>{rows}"
+            "</tbody></table></div>")
+
+
+def inject_matrix(page: Path, matrix_html: str) -> bool:
+    """Replace the matrix placeholder of a rendered page; False when it has none."""
+    if not page.exists():
+        return False
+    text = page.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(MATRIX_START) + ".*?" + re.escape(MATRIX_END), re.S)
+    if not pattern.search(text):
+        return False
+    updated = pattern.sub(lambda _: MATRIX_START + matrix_html + MATRIX_END, text, count=1)
+    if updated != text:
+        write_text_atomically(page, updated)
+    return True
+
+
+def index_matrix_html(results: list[UnitResult], scope_titles: dict[str, str],
+                      analysis_titles: dict[str, str]) -> str:
+    """Scope rows x analysis columns of headline estimates for the index page."""
+    analyses = list(dict.fromkeys(r.analysis for r in results))
+    scopes = list(dict.fromkeys(r.scope for r in results))
+    by_cell = {(r.scope, r.analysis): r for r in results}
+    header = "".join(f"<th>{html.escape(analysis_titles.get(a, a))}</th>" for a in analyses)
+    rows = "".join(
+        f"<tr><th>{html.escape(scope_titles.get(s, s))}</th>"
+        + "".join(_cell(by_cell.get((s, a))) for a in analyses) + "</tr>"
+        for s in scopes)
+    return ("<h2>Program effects: every analysis, every scope</h2><p>Headline estimate with its "
+            "95% confidence interval (pp = percentage points); each cell links to its page.</p>"
+            "<div class='table-scroll'><table class='site-table analysis-matrix'><thead><tr>"
+            f"<th>Scope</th>{header}</tr></thead><tbody>{rows}</tbody></table></div>")

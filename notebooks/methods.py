@@ -1,0 +1,32 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Methods
+#
+# How the published figures are read and checked, how the effect of training is estimated, and how the simulated demonstration panel is generated. The text below is the documentation of the code that does it, so the two cannot drift apart.
+
+# %% tags=["parameters"]
+processed_dir = None  # None: the project's data/processed
+results_path = None  # set by the build
+
+# %%
+from analysis.reports import pages
+from analysis.reports.report import UnitReport
+
+report = UnitReport("methods", "Methods")
+report.set_summary("Estimators, standard errors and the demonstration-panel simulator")
+pages.methods_section(report, processed_dir)
+report.save(results_path)
