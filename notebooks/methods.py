@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Methods
 #
-# How the published figures are read and checked, how the effect of training is estimated, and how the simulated demonstration panel is generated. The text below is the documentation of the code that does it, so the two cannot drift apart.
+# How the published figures are read and checked, how the effect of each employment program is estimated, which programs, outcomes and populations an analysis can choose, and how the simulated demonstration panel is generated. The text below is the documentation of the code that does it, so the two cannot drift apart.
 
 # %% tags=["parameters"]
 processed_dir = None  # None: the project's data/processed

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Validation
 #
-# Two checks that the estimators are right. On **real data**: the NSW job-training experiment (LaLonde 1986; Dehejia and Wahba 1999), whose randomized comparison gives the true effect, against which each observational estimator is run on the trainees with a non-experimental comparison group. On **simulated data**: repeated draws of the demonstration panel, whose planted effects are known, give the bias and confidence-interval coverage of each estimator.
+# Two checks that the estimators are right. On **real data**: the NSW job-training experiment (LaLonde 1986; Dehejia and Wahba 1999), whose randomized comparison gives the true effect, against which each observational estimator is run on the trainees with a non-experimental comparison group. On **simulated data**: repeated draws of the demonstration panel, whose planted effects are known, give the bias and confidence-interval coverage of each estimator, for several programs and outcomes, each against its own planted effect.
 
 # %% tags=["parameters"]
 processed_dir = None  # unused here; every unit receives it

@@ -8,7 +8,6 @@ CDNs. Text that comes from data (names, quotes, summaries) is escaped.
 from __future__ import annotations
 
 import html
-import os
 import re
 import subprocess
 from dataclasses import dataclass
