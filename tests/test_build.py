@@ -391,3 +391,26 @@ def test_a_notebook_that_mutates_module_state_cannot_change_the_next_unit(paths,
         leaky.shutdown()
     assert after != before
     assert after[0]["unit"] == "share" and "MUTATED" in after[1]
+
+
+def test_command_line_variant_builds_into_its_own_outputs(processed_dir, tmp_path, monkeypatch,
+                                                          capsys):
+    from analysis import cli
+
+    reports = tmp_path / "reports"
+    monkeypatch.setattr(config, "PROCESSED_DIR", processed_dir)
+    monkeypatch.setattr(config, "REPORTS_DIR", reports)
+    status = cli.main(["build", "--only", "50", "-p", "program=public_welfare_post",
+                       "-p", "outcome=months_worked", "-p", "population=women"])
+    assert status == 0, capsys.readouterr().err
+    unit = "50-public_welfare_post__months_worked__women"
+    recorded = json.loads((reports / "results" / f"{unit}.json").read_text())
+    assert recorded["spec"]["population"] == ["women"]
+    assert recorded["headline"]["unit"] == "months"
+    page = visible_text((reports / "site" / f"province-{unit}.html").read_text())
+    assert "Public-welfare post and months worked in the year" in page
+    assert "among women" in page or "cannot tell" in page
+    assert "population='women'" in page  # the provenance footer records the whole spec
+    assert not (reports / "results" / "50.json").exists()  # the defaults are not touched
+    assert cli.main(["build", "-p", "outcome=happiness"]) == 1
+    assert "outcome: unknown value 'happiness'" in capsys.readouterr().err

@@ -254,4 +254,4 @@ def simulated_extras(tables: dict, validated: RawTables, persons: int,
     projection = simulate.simulate_panel(validated.provinces, targets, n_persons=persons,
                                          years=PROJECTION_YEARS, seed=seed).panel
     return {"expansion": expansion,
-            **microdata.partition_by_province("projection", microdata._compact(projection))}
+            **microdata.partition_by_province("projection", microdata.compact(projection))}

@@ -105,13 +105,13 @@ def partition_by_province(name: str, frame: pd.DataFrame) -> dict[str, pd.DataFr
             for code, part in frame.groupby(codes, sort=True, observed=True)}
 
 
-def _compact(panel: pd.DataFrame) -> pd.DataFrame:
+def compact(panel: pd.DataFrame) -> pd.DataFrame:
     """Narrow dtypes for storage; the schema coerces them back when read for validation."""
-    compact = panel.copy()
-    compact["province_code"] = compact["province_code"].astype(str)
+    narrowed = panel.copy()
+    narrowed["province_code"] = narrowed["province_code"].astype(str)
     for column in ("person_id", "household_id", "county_id"):
-        compact[column] = compact[column].astype(np.int64)
-    return compact
+        narrowed[column] = narrowed[column].astype(np.int64)
+    return narrowed
 
 
 def panel_tables(microdata_dir: Path, figures: pd.DataFrame, provinces: pd.DataFrame,
@@ -131,12 +131,12 @@ def panel_tables(microdata_dir: Path, figures: pd.DataFrame, provinces: pd.DataF
             return {}, {}, failures
         info = {"origin": "analyst", "file": path.name, "rows": len(panel),
                 "column_map": read_column_map(microdata_dir)}
-        return partition_by_province("panel", _compact(panel)), info, failures
+        return partition_by_province("panel", compact(panel)), info, failures
     simulated = simulated_panel(figures, provinces, persons, seed, years)
     panel, failures = validate_panel(simulated.panel, Path("simulated demonstration panel"), known)
     if not failures.empty:  # the simulator broke its own contract: a bug, not bad input
         raise AssertionError(f"simulated panel fails PanelSchema:\n{failures.head(20)}")
-    tables = {**partition_by_province("panel", _compact(panel)),
+    tables = {**partition_by_province("panel", compact(panel)),
               **partition_by_province("truth", simulated.truth),
               "calibration": simulated.calibration}
     info = {"origin": "simulated", "seed": seed, "persons": persons, "years": list(years),

@@ -16,7 +16,7 @@ from analysis.data import microdata
 from analysis.estimators import effects
 from analysis.estimators import program_effects as pe
 from analysis.estimators.registry import ESTIMANDS, ESTIMATORS
-from analysis.estimators.spec import AnalysisSpec
+from analysis.estimators.spec import COVARIATES, AnalysisSpec
 from analysis.reports import plots, wording
 from analysis.reports.matrix import MATRIX_END, MATRIX_START
 from analysis.reports.report import UnitReport
@@ -118,7 +118,7 @@ def estimates_table(estimates: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame
     shown = in_reader_units(estimates, spec)
 
     def fmt(value):
-        return "" if pd.isna(value) else f"{wording._clean_zero(value, decimals):,.{decimals}f}"
+        return wording.plain_number(value, decimals)
 
     table = pd.DataFrame({
         "estimator": shown["label"],
@@ -159,8 +159,7 @@ def event_study_section(report: UnitReport, spec: AnalysisSpec, events: pd.DataF
     shown = in_reader_units(events, spec)
     decimals = spec.outcome_info.decimals
     for column in ("estimate", "ci_low", "ci_high"):
-        shown[column] = shown[column].map(
-            lambda v: "" if pd.isna(v) else f"{wording._clean_zero(v, decimals):,.{decimals}f}")
+        shown[column] = shown[column].map(lambda v: wording.plain_number(v, decimals))
     report.table("event_study", events[["label", "event_time", "estimate", "std_error",
                                         "ci_low", "ci_high", "is_reference"]],
                  f"Effects by years since first receipt, in {spec.outcome_info.effect_unit} "
@@ -180,11 +179,29 @@ def balance_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFrame)
                    f"be fitted ({error}).")
         return
     report.figure(plots.balance_plot(balance, f"received {program} vs not"))
+    covariate_words = {**COVARIATES}
     report.table("covariate_balance", balance, "Covariate balance in the last panel year "
                  "(standardized mean differences; below 0.1 in absolute value is "
-                 "conventionally balanced)")
-    report.table("propensity_overlap", overlap.reset_index(),
-                 "Estimated probability of receiving the program, by arm")
+                 "conventionally balanced)",
+                 display_table=pd.DataFrame({
+                     "covariate": balance["covariate"].map(covariate_words)
+                     .fillna(balance["covariate"]),
+                     "mean, received": balance["mean_treated"].map(lambda v: f"{v:,.2f}"),
+                     "mean, did not": balance["mean_control"].map(lambda v: f"{v:,.2f}"),
+                     "difference before weighting": balance["smd"].map(lambda v: f"{v:.2f}"),
+                     "difference after weighting": balance["smd_weighted"].map(
+                         lambda v: f"{v:.2f}")}))
+    arms = overlap.reset_index()
+    report.table("propensity_overlap", arms,
+                 "Estimated probability of receiving the program, by arm",
+                 display_table=pd.DataFrame({
+                     "laborers": arms[arms.columns[0]].map(
+                         {"treated": "received", "control": "did not receive"}),
+                     "number": arms["n"].map(lambda n: f"{int(n):,}"),
+                     "lowest": arms["ps_min"].map(lambda v: f"{v:.3f}"),
+                     "mean": arms["ps_mean"].map(lambda v: f"{v:.3f}"),
+                     "highest": arms["ps_max"].map(lambda v: f"{v:.3f}"),
+                     "left out (trimmed)": arms["n_trimmed"].map(lambda n: f"{int(n):,}")}))
 
 
 def effects_sections(report: UnitReport, results: pe.AnalysisResults | None, where: str,
@@ -243,8 +260,7 @@ def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province
     decimals = spec.outcome_info.decimals
     for column in ("estimate", "std_error", "ci_low", "ci_high", "true_effect"):
         if column in table:
-            table[column] = table[column].map(
-                lambda v: "" if pd.isna(v) else f"{wording._clean_zero(v, decimals):,.{decimals}f}")
+            table[column] = table[column].map(lambda v: wording.plain_number(v, decimals))
     for column in ("n_obs", "n_clusters"):
         table[column] = table[column].map(lambda n: "" if pd.isna(n) or not n else f"{int(n):,}")
     columns = ["province_code", "province", "estimate", "std_error", "ci_low", "ci_high",
@@ -330,7 +346,7 @@ def who_gains_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFram
     decimals = spec.outcome_info.decimals
 
     def fmt(value):
-        return "" if pd.isna(value) else f"{wording._clean_zero(value, decimals):,.{decimals}f}"
+        return wording.plain_number(value, decimals)
 
     report.table("effects_by_group", groups.assign(group=groups["group"].astype(str)),
                  f"Effect by group, in {spec.outcome_info.effect_unit}",

@@ -230,18 +230,11 @@ def monte_carlo_section(report: UnitReport, results_dir) -> None:
         table.insert(0, "analysis", "training__stable_employment")
     for analysis, part in table.groupby("analysis", sort=False):
         shown = part.assign(label=part["label"] + " (" + part["design"].map(designs) + ")")
-        report.figure(plots.monte_carlo_plot(shown, _analysis_title(analysis)))
+        title = meta.get("analyses", {}).get(analysis, {}).get("title", "Training and stable "
+                                                                        "employment")
+        report.figure(plots.monte_carlo_plot(shown, title))
     report.table("monte_carlo", table, "Bias, RMSE and 95% CI coverage by analysis, design and "
                  "estimator")
-
-
-def _analysis_title(name: str) -> str:
-    program, _, rest = name.partition("__")
-    outcome = rest.split("__")[0]
-    try:
-        return AnalysisSpec(program=program, outcome=outcome).title
-    except ValueError:
-        return name
 
 
 def methods_section(report: UnitReport, data_dir) -> None:

@@ -150,7 +150,7 @@ def forest_plot(by_province: pd.DataFrame, pooled: pd.Series, names: dict[str, s
     return fig
 
 
-def monte_carlo_plot(table: pd.DataFrame, design: str) -> plt.Figure:
+def monte_carlo_plot(table: pd.DataFrame, title: str) -> plt.Figure:
     """Bias and 95% CI coverage per estimator from the Monte Carlo table."""
     set_house_style()
     fig, (bias_ax, coverage_ax) = plt.subplots(1, 2, figsize=(9, 0.45 * len(table) + 1.6),
@@ -166,7 +166,7 @@ def monte_carlo_plot(table: pd.DataFrame, design: str) -> plt.Figure:
     coverage_ax.set(xlabel="share of 95% CIs covering the planted effect", title="Coverage",
                     xlim=(0, 1.02))
     coverage_ax.legend(fontsize=8, loc="lower left")
-    fig.suptitle(f"Monte Carlo, {design} (simulated data)", fontweight="bold")
+    fig.suptitle(f"Monte Carlo: {title} (simulated data)", fontweight="bold")
     return fig
 
 

@@ -21,6 +21,13 @@ def _clean_zero(value: float, decimals: int) -> float:
     return 0.0 if rounded == 0 else rounded  # never "-0.0"
 
 
+def plain_number(value: float, decimals: int) -> str:
+    """A number with thousands separators, no "-0", and "" when missing (for table cells)."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"{_clean_zero(value, decimals):,.{decimals}f}"
+
+
 def effect_number(value: float, spec: AnalysisSpec, signed: bool = True) -> str:
     """An effect (in the outcome's own scale) in the reader's unit: "8.1 percentage points"."""
     outcome = spec.outcome_info
