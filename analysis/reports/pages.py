@@ -250,9 +250,13 @@ def methods_section(report: UnitReport, data_dir) -> None:
         + [f"- Outcome **{o.label}**, effects in {o.effect_unit}" for o in OUTCOMES.values()]
         + ["- Populations: " + "; ".join(p.label for p in POPULATIONS.values())]))
     report.say("## The demonstration panel\n\n" + simulate.__doc__)
-    if hasattr(simulate, "parameter_table"):
-        report.table("simulator_parameters", simulate.parameter_table(),
-                     "Every parameter of the simulator: its value, kind and meaning")
+    manifest_path = Path(data_dir or config.PROCESSED_DIR) / config.MANIFEST_NAME
+    panel_info = json.loads(manifest_path.read_text()).get("panel", {}) \
+        if manifest_path.exists() else {}
+    record = panel_info.get("parameters") if panel_info.get("origin") == "simulated" else None
+    report.table("simulator_parameters", simulate.parameter_table(record=record),
+                 "Every parameter of the simulator: its value, kind (published, calibrated or "
+                 "illustrative) and meaning")
     calibration = Path(data_dir or config.PROCESSED_DIR) / "calibration.parquet"
     if calibration.exists():
         report.table("calibration", pd.read_parquet(calibration),
