@@ -204,6 +204,19 @@ def balance_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFrame)
                      "left out (trimmed)": arms["n_trimmed"].map(lambda n: f"{int(n):,}")}))
 
 
+def dynamics_and_balance_sections(report: UnitReport, results: pe.AnalysisResults) -> None:
+    """Effects by years since first receipt, then who received the program."""
+    spec = results.spec
+    report.say("### Effects by years since first receipt")
+    if results.events.empty:
+        report.say("Effects by years since first receipt could not be estimated here: "
+                   f"{results.events.attrs.get('not_estimated', 'too few cohorts')}.")
+    else:
+        event_study_section(report, spec, results.events, results.true_events)
+    report.say(f"### Who received {spec.program_info.noun}: balance of covariates")
+    balance_section(report, spec, results.panel)
+
+
 def effects_sections(report: UnitReport, results: pe.AnalysisResults | None, where: str,
                      simulated: bool) -> None:
     """Headline, every estimator, effects by years since first receipt, and balance."""
@@ -213,14 +226,7 @@ def effects_sections(report: UnitReport, results: pe.AnalysisResults | None, whe
     spec = results.spec
     headline_section(report, spec, results.estimates, where, simulated)
     estimators_section(report, spec, results.estimates)
-    report.say("### Effects by years since first receipt")
-    if results.events.empty:
-        report.say("Effects by years since first receipt could not be estimated here: "
-                   f"{results.events.attrs.get('not_estimated', 'too few cohorts')}.")
-    else:
-        event_study_section(report, spec, results.events, results.true_events)
-    report.say(f"### Who received {spec.program_info.noun}: balance of covariates")
-    balance_section(report, spec, results.panel)
+    dynamics_and_balance_sections(report, results)
 
 
 def matrix_placeholder(report: UnitReport, scope: str) -> None:
@@ -288,14 +294,7 @@ def national_effects(report: UnitReport, results: pe.AnalysisResults | None,
     national_effects_section(report, spec, by_province, pooled, names)
     report.say("### Every estimator, all provinces pooled")
     estimators_section(report, spec, results.estimates)
-    report.say("### Effects by years since first receipt")
-    if results.events.empty:
-        report.say("Effects by years since first receipt could not be estimated: "
-                   f"{results.events.attrs.get('not_estimated', 'too few cohorts')}.")
-    else:
-        event_study_section(report, spec, results.events, results.true_events)
-    report.say(f"### Who received {spec.program_info.noun}: balance of covariates")
-    balance_section(report, spec, results.panel)
+    dynamics_and_balance_sections(report, results)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -73,16 +73,23 @@ def scope_matrix_html(results: list[UnitResult]) -> str:
     by_cell = {}
     for result in specs:
         by_cell.setdefault((result.spec["program"], result.spec["outcome"]), result)
-    header = "".join(f"<th>{html.escape(OUTCOMES[o].label)}</th>" for o in outcomes)
-    rows = "".join(
-        f"<tr><th>{html.escape(PROGRAMS[p].label)}</th>"
-        + "".join(_cell(by_cell.get((p, o))) for o in outcomes) + "</tr>"
-        for p in programs)
+    table = _grid("Program", [(p, PROGRAMS[p].label) for p in programs],
+                  [(o, OUTCOMES[o].label) for o in outcomes], by_cell)
     return ("<h2>Every analysis of this page's scope</h2><p>Headline estimate of each program on "
             "each outcome, with its 95% confidence interval (pp = percentage points). Each "
-            "cell links to its page.</p><div class='table-scroll'><table class='site-table "
-            f"analysis-matrix'><thead><tr><th>Program</th>{header}</tr></thead><tbody>{rows}"
-            "</tbody></table></div>")
+            f"cell links to its page.</p>{table}")
+
+
+def _grid(corner: str, rows: list[tuple], columns: list[tuple], by_cell: dict) -> str:
+    """A table of cells keyed by (row key, column key), with row and column headings."""
+    header = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
+    body = "".join(
+        f"<tr><th>{html.escape(row_label)}</th>"
+        + "".join(_cell(by_cell.get((row, column))) for column, _ in columns) + "</tr>"
+        for row, row_label in rows)
+    return ("<div class='table-scroll'><table class='site-table analysis-matrix'><thead><tr>"
+            f"<th>{html.escape(corner)}</th>{header}</tr></thead><tbody>{body}</tbody></table>"
+            "</div>")
 
 
 def inject_matrix(page: Path, matrix_html: str) -> bool:
@@ -105,12 +112,8 @@ def index_matrix_html(results: list[UnitResult], scope_titles: dict[str, str],
     analyses = list(dict.fromkeys(r.analysis for r in results))
     scopes = list(dict.fromkeys(r.scope for r in results))
     by_cell = {(r.scope, r.analysis): r for r in results}
-    header = "".join(f"<th>{html.escape(analysis_titles.get(a, a))}</th>" for a in analyses)
-    rows = "".join(
-        f"<tr><th>{html.escape(scope_titles.get(s, s))}</th>"
-        + "".join(_cell(by_cell.get((s, a))) for a in analyses) + "</tr>"
-        for s in scopes)
+    table = _grid("Scope", [(s, scope_titles.get(s, s)) for s in scopes],
+                  [(a, analysis_titles.get(a, a)) for a in analyses], by_cell)
     return ("<h2>Program effects: every analysis, every scope</h2><p>Headline estimate with its "
             "95% confidence interval (pp = percentage points); each cell links to its page.</p>"
-            "<div class='table-scroll'><table class='site-table analysis-matrix'><thead><tr>"
-            f"<th>Scope</th>{header}</tr></thead><tbody>{rows}</tbody></table></div>")
+            + table)
