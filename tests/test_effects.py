@@ -84,6 +84,29 @@ def test_regression_adjustment_se_includes_covariate_mean_term():
     assert r.std_error ** 2 == pytest.approx(fixed ** 2 + df.x1.var() / len(df), rel=0.1)
 
 
+def test_regression_adjustment_wild_se_describes_what_the_bootstrap_resamples():
+    # The wild bootstrap holds the covariate means fixed, so the SE shown beside its p-value and
+    # interval must too: the CR1 SE of the stacked regression coefficient (statsmodels).
+    df = selected_sample(seed=5, n=600, heterogeneity=1.0, n_clusters=8)
+    wild = E.regression_adjustment(df, "y", "d", ["x1"], "county", estimand="ATT", se="wild",
+                                   wild=E.WildOptions(reps=199, seed=1))
+    cr1 = E.regression_adjustment(df, "y", "d", ["x1"], "county", estimand="ATT",
+                                  se="cluster")
+    xc = df.x1 - df.x1[df.d == 1].mean()
+    X = np.column_stack([np.ones(len(df)), df.d, xc, df.d * xc])
+    fixed = sm.OLS(df.y.to_numpy(), X).fit(cov_type="cluster",
+                                           cov_kwds={"groups": df.county}).bse[1]
+    assert wild.std_error == pytest.approx(fixed, rel=1e-8)
+    assert "covariate means held fixed" in wild.se_type
+    assert cr1.std_error > wild.std_error  # CR1 mode keeps the covariate-mean term
+    record, scores = E.regression_adjustment(df, "y", "d", ["x1"], "county", estimand="ATT",
+                                             se="wild", wild=E.WildOptions(reps=199, seed=1),
+                                             return_scores=True)
+    g = scores.size
+    assert np.sqrt(g / (g - 1) * (scores ** 2).sum()) == pytest.approx(record.std_error,
+                                                                       rel=1e-10)
+
+
 # --------------------------------------------------------------------------- logit AME
 @pytest.mark.parametrize("cluster", [None, "county"])
 def test_logit_ame_matches_statsmodels_get_margeff(cluster):

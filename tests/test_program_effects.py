@@ -90,3 +90,16 @@ def test_headline_by_province_uses_the_specs_estimator_and_truth(simulated):
     expected = pe.true_values(simulated.truth, yunnan, spec)["att_last_year"]
     assert by_province.set_index("province_code").loc["53", "true_effect"] == \
         pytest.approx(expected)
+
+
+def test_a_province_whose_headline_fails_becomes_a_row_that_says_why(simulated):
+    panel = simulated.panel.copy()
+    tibet = panel["province_code"].astype(str) == "54"
+    panel.loc[tibet, "trained"] = False  # nobody trained in Tibet: no cohort to estimate
+    panel.loc[tibet, "first_trained_year"] = pd.NA
+    by_province = pe.headline_by_province(panel, AnalysisSpec())
+    assert len(by_province) == 22
+    row = by_province.set_index("province_code").loc["54"]
+    assert np.isnan(row["estimate"]) and row["notes"].startswith("not estimable here")
+    others = by_province[by_province["province_code"] != "54"]
+    assert np.isfinite(others["estimate"]).all()

@@ -282,3 +282,68 @@ def test_not_yet_treated_controls_work_without_never_treated_units():
     assert "skipped 7 (g,t) cells without control units" in records[0].notes
     post = [r for r in records if r.event_time >= 0]
     assert all(r.ci_low <= 2.0 <= r.ci_high for r in post)
+
+
+def _no_never_treated_panel(seed=3):
+    """Three cohorts (2, 3, 4) over periods 1-4, no never-treated unit, effect 1 from g on."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for unit in range(300):
+        cohort = (2, 3, 4)[unit % 3]
+        level = rng.normal()
+        for period in (1, 2, 3, 4):
+            rows.append({"unit": unit, "period": period, "g": cohort, "cluster": unit % 30,
+                         "y": level + 0.3 * period + (period >= cohort) + rng.normal(0, 0.5)})
+    return pd.DataFrame(rows)
+
+
+def test_cs_drops_cohorts_without_valid_controls_and_says_so():
+    # Before the fix the group aggregation returned NaN for cohort 4 and for the overall.
+    panel = _no_never_treated_panel()
+    records = S.callaway_santanna(panel, "y", "unit", "period", "g",
+                                  control_group="not_yet_treated", aggregate="group")
+    overall, *by_cohort = records
+    assert np.isfinite(overall.estimate) and np.isfinite(overall.std_error)
+    assert [r.cohort for r in by_cohort] == [2, 3]
+    assert "dropped cohort(s) 4" in overall.notes
+    # By hand: each kept cohort's ATT(g,t) compares its change since g-1 with the cohorts not
+    # yet treated at t; the group aggregate weights cohorts 2 and 3 equally (same size).
+    wide = panel.pivot(index="unit", columns="period", values="y")
+    cohort = panel.drop_duplicates("unit").set_index("unit")["g"]
+
+    def att(g, t):
+        change = wide[t] - wide[g - 1]
+        return change[cohort == g].mean() - change[cohort > t].mean()
+
+    cohort2 = np.mean([att(2, 2), att(2, 3)])
+    cohort3 = att(3, 3)
+    assert by_cohort[0].estimate == pytest.approx(cohort2, abs=1e-10)
+    assert by_cohort[1].estimate == pytest.approx(cohort3, abs=1e-10)
+    assert overall.estimate == pytest.approx((cohort2 + cohort3) / 2, abs=1e-10)
+    simple = S.callaway_santanna(panel, "y", "unit", "period", "g",
+                                 control_group="not_yet_treated", aggregate="simple")[0]
+    assert np.isfinite(simple.estimate) and "dropped cohort(s) 4" in simple.notes
+
+
+def test_cs_universal_base_period_matches_csdid_and_a_long_difference_by_hand():
+    df = staggered_panel(seed=12, n_units=200, dynamic=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = ATTgt(yname="y", tname="year", idname="id", gname="g", data=df,
+                    control_group="nevertreated").fit(est_method="reg", base_period="universal",
+                                                      bstrap=False)
+    cells = S.callaway_santanna(df, "y", "id", "year", "g", aggregate="group_time",
+                                base_period="universal")
+    ours = {(c.cohort, c.period): c.estimate for c in cells}
+    theirs = dict(zip(zip(ref.results["group"], ref.results["year"]), ref.results["att"]))
+    assert set(ours) == set(theirs)
+    assert [ours[k] for k in theirs] == pytest.approx(list(theirs.values()), abs=1e-8)
+    # By hand: a pre cell is a long difference to g-1, so ATT(2005, 2002) compares the change
+    # 2004 -> 2002 of cohort 2005 with that of the never-treated; ATT(g, g-1) is exactly 0.
+    wide = df.pivot(index="id", columns="year", values="y")
+    cohort = df.drop_duplicates("id").set_index("id")["g"]
+    change = wide[2002] - wide[2004]
+    by_hand = change[cohort == 2005].mean() - change[cohort == 0].mean()
+    assert ours[(2005, 2002)] == pytest.approx(by_hand, abs=1e-10)
+    assert ours[(2005, 2004)] == 0.0
+    assert "base period: universal" in cells[0].notes

@@ -262,7 +262,8 @@ def regression_adjustment(df, outcome, treatment, covariates, cluster=None, *,
     SE: the coefficient's OLS influence function plus ``delta'(X_i - m) T_i / P(T)``
     (``delta`` = interaction coefficients, ``T`` = target indicator), which accounts for
     estimating ``m``; HC1 or CR1 scaled. ``se="wild"`` bootstraps the stacked
-    regression coefficient holding ``m`` fixed.
+    regression coefficient holding ``m`` fixed, and the SE it reports (CR1) holds ``m`` fixed
+    too, so standard error, p-value and interval describe the same quantity.
 
     Parameters
     ----------
@@ -301,7 +302,10 @@ def regression_adjustment(df, outcome, treatment, covariates, cluster=None, *,
                      result, note, alpha)
     if not return_scores:
         return record
-    return record, _ols_scores(sample, cluster, fit.influence(1) + extra, X.shape[1])
+    # Scores describe the SE shown: with the wild bootstrap, covariate means held fixed.
+    held_fixed = mode == "wild" and clusters is not None
+    influence = fit.influence(1) + (0 if held_fixed else extra)
+    return record, _ols_scores(sample, cluster, influence, X.shape[1])
 
 
 # --------------------------------------------------------------------------- wild bootstrap

@@ -192,7 +192,14 @@ def ols_effect(y, X, j, clusters, mode, alpha, *, extra_influence=None,
         label = f"cluster-robust (CR1) by {clusters.name}"
         return (estimate, se, *inference(estimate, se, alpha, g - 1), label)
     p_value, ci_low, ci_high = wild_bootstrap_arrays(y, X, clusters.codes, j, wild, alpha)
-    return estimate, se, ci_low, ci_high, p_value, wild_label(wild, clusters)
+    label = wild_label(wild, clusters)
+    if extra_influence is not None:
+        # The bootstrap resamples the regression with the extra term's inputs (e.g. covariate
+        # means) held fixed; the SE shown must describe the same quantity as the interval.
+        se = float(np.sqrt((n - 1) / (n - big_k))
+                   * influence_std_error(fit.influence(j), clusters))
+        label += "; covariate means held fixed, as in the bootstrap"
+    return estimate, se, ci_low, ci_high, p_value, label
 
 
 def _enumerate(wild: WildOptions, n_clusters: int) -> bool:

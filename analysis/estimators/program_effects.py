@@ -167,15 +167,28 @@ def headline_estimate(panel: pd.DataFrame, spec: AnalysisSpec, seed: int = 0) ->
 
 
 def event_study_effects(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
-    """Effects by years since first receipt: TWFE event study and Callaway-Sant'Anna."""
+    """Effects by years since first receipt: TWFE event study and Callaway-Sant'Anna, made
+    comparable: the same cohorts (those first treated after the first panel year, and the never
+    treated) and the same reference (the year before first receipt, a universal base period
+    for Callaway-Sant'Anna), so their pre-receipt estimates are the same kind of object."""
     prepared = prepare_panel(panel, spec)
+    first_year = prepared["year"].min()
+    already = (prepared[FIRST_TREATED] > 0) & (prepared[FIRST_TREATED] <= first_year)
+    comparable = prepared.loc[~already]
     years = prepared["year"].nunique()
     window = (-(years - 1), years - 1)
-    twfe = staggered.event_study(prepared, spec.outcome, "person_id", "year", FIRST_TREATED,
+    twfe = staggered.event_study(comparable, spec.outcome, "person_id", "year", FIRST_TREATED,
                                  spec.cluster, window=window)
-    cs = staggered.callaway_santanna(prepared, spec.outcome, "person_id", "year", FIRST_TREATED,
-                                     cluster=spec.cluster, aggregate="event")[1:]
+    cs = staggered.callaway_santanna(comparable, spec.outcome, "person_id", "year",
+                                     FIRST_TREATED, cluster=spec.cluster, aggregate="event",
+                                     base_period="universal")[1:]
     table = effects.estimates_to_frame(list(twfe) + list(cs))
+    reference = (table["method"] == "callaway_santanna") & (table["event_time"] == -1)
+    table.loc[reference, ["std_error", "ci_low", "ci_high", "p_value"]] = np.nan
+    table.loc[reference, "is_reference"] = True
+    # Event times no kept cohort reaches (e.g. the longest, once first-year cohorts are left
+    # out) carry no estimate; they are not shown.
+    table = table[table["estimate"].notna() | table["is_reference"]].reset_index(drop=True)
     table["label"] = table["method"].map(
         lambda name: ESTIMATORS[name].label if name in ESTIMATORS else "Two-way fixed effects "
                                                                        "event study")

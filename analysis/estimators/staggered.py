@@ -32,6 +32,7 @@ from analysis.estimators.inference import (
 
 CONTROL_GROUPS = ("never_treated", "not_yet_treated")
 AGGREGATIONS = ("simple", "event", "group", "group_time")
+BASE_PERIODS = ("varying", "universal")
 
 
 # --------------------------------------------------------------------------- within transform
@@ -285,18 +286,23 @@ def _reg_did(dy, treated, x):
     return eta_treat - eta_cont, inf_treat - inf_cont
 
 
-def _group_time_cells(wide, outcome, cohort, covariates, control_group):
-    """ATT(g,t) and n-vector influence functions with R ``did``'s varying base period:
-    post cells compare t with g-1, pre cells t with t-1 (short placebo differences)."""
+def _group_time_cells(wide, outcome, cohort, covariates, control_group,
+                      base_period="varying"):
+    """ATT(g,t) and n-vector influence functions. Post cells compare t with g-1. Pre cells
+    compare t with t-1 (R ``did``'s "varying" base: short placebo differences) or, with
+    ``base_period="universal"``, with g-1 like the post cells (long differences, the same
+    reference as a two-way fixed-effects event study; the cell t = g-1 is then 0 by
+    construction and is returned as such)."""
     y = wide[outcome].to_numpy(float)
     periods = wide[outcome].columns.to_numpy()
     n = len(cohort)
     cells = []
     for g in np.unique(cohort[cohort > 0]):
         base_post = np.flatnonzero(periods < g)[-1]
-        for t_idx in range(1, len(periods)):
+        first_cell = 0 if base_period == "universal" else 1  # varying needs a period before
+        for t_idx in range(first_cell, len(periods)):
             t = periods[t_idx]
-            base = base_post if g <= t else t_idx - 1
+            base = base_post if (g <= t or base_period == "universal") else t_idx - 1
             control = cohort == 0
             if control_group == "not_yet_treated":
                 control = control | ((cohort > t) & (cohort != g))
@@ -305,11 +311,21 @@ def _group_time_cells(wide, outcome, cohort, covariates, control_group):
                 continue
             x = np.column_stack([np.ones(n)] + [wide[c].to_numpy(float)[:, base]
                                                 for c in covariates])
+            if t_idx == base:  # universal base: the reference period itself
+                cells.append({"g": g, "t": t, "att": 0.0, "inf": np.zeros(n)})
+                continue
             att, inf = _reg_did(y[mask, t_idx] - y[mask, base], (cohort == g)[mask], x[mask])
             full = np.zeros(n)
             full[mask] = inf * n / mask.sum()
             cells.append({"g": g, "t": t, "att": att, "inf": full})
     return cells
+
+
+def _drop_cohorts_without_post_cells(cells):
+    """Cells of cohorts that have at least one post-treatment cell, and the cohorts dropped."""
+    with_post = {c["g"] for c in cells if c["g"] <= c["t"]}
+    dropped = sorted({c["g"] for c in cells} - with_post)
+    return [c for c in cells if c["g"] in with_post], dropped
 
 
 def _weight_influence(keep_groups, pg, cohort):
@@ -363,7 +379,7 @@ def _cs_aggregations(cells, cohort, aggregate):
 
 def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *,
                       control_group="never_treated", cluster=None, aggregate="simple",
-                      alpha=0.05, return_scores=False):
+                      alpha=0.05, return_scores=False, base_period="varying"):
     """Heterogeneity-robust staggered DiD of Callaway & Sant'Anna (2021), balanced panels.
 
     Group-time effects ``ATT(g,t)`` compare the change in outcomes from the base
@@ -391,6 +407,9 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
     cluster : str, optional
         Column constant within unit; default clusters by ``unit``.
     aggregate : {"simple", "event", "group", "group_time"}
+    base_period : {"varying", "universal"}
+        Reference of the pre-treatment cells: the previous period ("varying", R ``did``'s
+        default) or g-1 for every cell ("universal", comparable with a TWFE event study).
     return_scores : bool, default False
         Also return the cluster-level scores of the overall aggregate (the first record),
         a :class:`pandas.Series` indexed by cluster id with
@@ -424,13 +443,24 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
         raise NoVariationError("no never-treated units; use control_group='not_yet_treated'")
     if not (cohort > 0).any():
         raise NoVariationError(f"no unit is treated within the sample ({first_treated})")
-    cells = _group_time_cells(wide, outcome, cohort, covariates, control_group)
-    n_possible = len(np.unique(cohort[cohort > 0])) * (len(periods) - 1)
+    if base_period not in BASE_PERIODS:
+        raise InvalidOptionError(f"base_period must be one of {BASE_PERIODS}")
+    cells = _group_time_cells(wide, outcome, cohort, covariates, control_group, base_period)
+    n_possible = len(np.unique(cohort[cohort > 0])) * (
+        len(periods) - (0 if base_period == "universal" else 1))
     if not cells:
         raise NoVariationError("no (g,t) cell has control units")
     if len(cells) < n_possible:
         note = join_notes(note, f"skipped {n_possible - len(cells)} (g,t) cells without "
                                 "control units")
+    cells, dropped = _drop_cohorts_without_post_cells(cells)
+    if dropped:
+        # As R `did`: with not-yet-treated controls and no never-treated units, the last cohort
+        # has no one left to compare with once it is treated; it serves as a control only.
+        note = join_notes(note, "dropped cohort(s) " + ", ".join(f"{g:g}" for g in dropped)
+                          + ": no valid control units after treatment (used as controls only)")
+        if not cells:
+            raise NoVariationError("no cohort has control units after its treatment")
     codes, ids = pd.factorize(first[cluster] if cluster else first.index, sort=True)
     clusters = Clusters(cluster or unit, codes.astype(np.int64))
     aggregations = _cs_aggregations(cells, cohort, aggregate)
@@ -443,6 +473,7 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
             int((cohort > 0).sum()), clusters.n, clusters.name,
             f"influence function, clustered by {clusters.name}, t(G-1)",
             join_notes(note, f"control group: {control_group}",
+                       f"base period: {base_period}",
                        "n_obs counts unit-periods, n_treated units"), alpha, **extra))
     if not return_scores:
         return records

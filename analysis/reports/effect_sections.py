@@ -162,8 +162,12 @@ def event_study_section(report: UnitReport, spec: AnalysisSpec, events: pd.DataF
         shown[column] = shown[column].map(lambda v: wording.plain_number(v, decimals))
     report.table("event_study", events[["label", "event_time", "estimate", "std_error",
                                         "ci_low", "ci_high", "is_reference"]],
-                 f"Effects by years since first receipt, in {spec.outcome_info.effect_unit} "
-                 "(the year before first receipt is the reference)",
+                 f"Effects by years since first receipt, in {spec.outcome_info.effect_unit}. "
+                 "Both estimators compare each year with the year before first receipt and use "
+                 "the same laborers (those first treated after the first panel year, and those "
+                 "never treated). Two-way fixed effects pool every cohort in one regression; "
+                 "Callaway-Sant'Anna compares each cohort with the never treated and averages. "
+                 "Estimates before year 0 check parallel trends: they should be near zero",
                  display_table=shown[["label", "event_time", "estimate", "ci_low", "ci_high"]]
                  .rename(columns={"label": "estimator", "event_time": "years since first receipt",
                                   "estimate": "effect", "ci_low": "95% CI from",
