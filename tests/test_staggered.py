@@ -347,3 +347,27 @@ def test_cs_universal_base_period_matches_csdid_and_a_long_difference_by_hand():
     assert ours[(2005, 2002)] == pytest.approx(by_hand, abs=1e-10)
     assert ours[(2005, 2004)] == 0.0
     assert "base period: universal" in cells[0].notes
+
+
+def test_event_study_uses_the_wild_bootstrap_with_few_clusters_like_twfe():
+    # Before: always CR1, even where TWFE itself switched to the wild bootstrap.
+    df = staggered_panel(seed=17, n_units=80)
+    df["cl"] = df.id % 10
+    records = S.event_study(df, "y", "id", "year", "g", cluster="cl", window=(-2, 2))
+    estimated = [r for r in records if not r.is_reference]
+    assert all(r.se_type.startswith("wild cluster bootstrap") for r in estimated)
+    # Frisch-Waugh-Lovell: each coefficient's WCR p-value equals wildboottest's on the
+    # regression of y on every event-time indicator, all residualized on unit and year dummies.
+    names = _dummies(df, (-2, 2), -1)
+    wild = E.WildOptions()
+    resid = pd.DataFrame({v: smf.ols(f"{v} ~ C(id) + C(year)", df).fit().resid
+                          for v in ["y", *names.values()]})
+    model = sm.OLS(resid["y"], resid[list(names.values())])
+    for record in estimated[:2]:
+        name = names[record.event_time]
+        with contextlib.redirect_stdout(io.StringIO()):
+            ref = wildboottest(model, B=wild.reps, cluster=df.cl.to_numpy(), param=name,
+                               weights_type=wild.weights, seed=wild.seed, show=False)
+        assert record.p_value == pytest.approx(ref["p-value"].iloc[0], abs=1e-12)
+    cr1 = S.event_study(df, "y", "id", "year", "g", cluster="cl", window=(-2, 2), se="cluster")
+    assert all(r.se_type.startswith("cluster-robust") for r in cr1 if not r.is_reference)

@@ -162,7 +162,7 @@ def _event_design(relative, treated, window, reference):
 
 
 def event_study(df, outcome, unit, time, first_treated, cluster=None, *, window=(-4, 4),
-                reference=-1, alpha=0.05):
+                reference=-1, alpha=0.05, se="auto", wild=WildOptions()):
     """TWFE event study on relative-time indicators with binned endpoints.
 
     ``y_it = a_i + l_t + sum_{k != ref} b_k 1[t - g_i = k] + e_it`` where event times
@@ -178,7 +178,12 @@ def event_study(df, outcome, unit, time, first_treated, cluster=None, *, window=
     first_treated : str
         First treated period of the unit; 0 or NaN for never treated.
     cluster : str, optional
-        Cluster column (default ``unit``); SEs are CR1.
+        Cluster column (default ``unit``).
+    se : {"auto", "cluster", "wild"}
+        CR1, or the wild cluster bootstrap for each coefficient on the within-transformed
+        data (``"auto"``: with few clusters, as :func:`two_way_fixed_effects` does).
+    wild : analysis.estimators.effects.WildOptions
+        Bootstrap settings.
     window : (int, int), default (-4, 4)
         First and last event time; event times outside are binned into the ends.
     reference : int, default -1
@@ -213,6 +218,7 @@ def event_study(df, outcome, unit, time, first_treated, cluster=None, *, window=
     observed = X.any(axis=0)
     X, estimated = X[:, observed], [k for k, seen in zip(times, observed) if seen]
     clusters = _panel_clusters(sample, unit, cluster)
+    mode = resolve_se_mode(se, clusters)
     demeaned = within_transform(np.column_stack([sample[outcome].to_numpy(float), X]),
                                 unit_codes, time_codes)
     if np.linalg.matrix_rank(demeaned[:, 1:].T @ demeaned[:, 1:]) < len(estimated):
@@ -235,7 +241,8 @@ def event_study(df, outcome, unit, time, first_treated, cluster=None, *, window=
             bin_note = join_notes(bin_note, "no observations at this event time")
         else:
             *result, label = ols_effect(demeaned[:, 0], demeaned[:, 1:], estimated.index(k),
-                                        clusters, "cluster", alpha, extra_k=extra_k, fit=fit)
+                                        clusters, mode, alpha, extra_k=extra_k, fit=fit,
+                                        wild=wild)
         records.append(EffectEstimate(
             "event_study_twfe", f"ATT (event time {k})", outcome, first_treated, *result,
             se_type=label, notes=join_notes(note, bin_note), event_time=k,
