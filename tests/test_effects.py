@@ -200,6 +200,10 @@ def test_trimming_drops_the_rows_outside_the_bounds():
     r = E.ipw_att(df, "y", "d", COVARIATES, trim=(0.1, 0.9))
     assert r.n_obs == len(df) - outside.sum()
     assert f"trimmed {(outside & (df.d == 1)).sum()} treated" in r.notes
+    # Dropping treated rows changes the estimand; the record says which treated remain.
+    kept, total = int(((~outside) & (df.d == 1)).sum()), int((df.d == 1).sum())
+    assert f"the estimand is the effect on the {kept} of {total} treated" in r.notes
+    assert r.n_treated == kept
     diagnostics = E.overlap_diagnostics(df, "d", COVARIATES, trim=(0.1, 0.9))
     assert diagnostics.n_trimmed == outside.sum()
     assert diagnostics.by_arm.loc["control", "ps_min"] == pytest.approx(p[df.d == 0].min())

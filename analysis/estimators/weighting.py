@@ -54,9 +54,14 @@ def _logit_scores(sample, treatment, covariates):
 def fit_propensity(sample, treatment, covariates, trim) -> Propensity:
     """Fit a logit propensity score, drop rows outside ``trim`` and refit on the rest.
 
-    Trimming follows Crump, Hotz, Imbens & Mitnik (2009): rows with an estimated
-    score outside ``[low, high]`` are dropped, so the estimand becomes the effect on
-    the overlap population; inference treats the trimmed sample as given.
+    Rows with an estimated score outside ``[low, high]`` are dropped, so the estimand becomes
+    the effect on the overlap population that remains, and inference treats the trimmed sample
+    as given. The bounds are the caller's: Crump, Hotz, Imbens & Mitnik (2009) derive the rule
+    for the ATE (drop scores outside [a, 1-a], a near 0.1; :data:`ATE_TRIM` is the looser
+    [0.01, 0.99]); for the ATT only treated units with scores near 1 lack comparable controls
+    and only controls near 1 get extreme weights, so :data:`ATT_TRIM` is a conventional upper
+    bound of 0.99, not a derived rule. When treated rows are dropped the note says which ATT
+    remains.
     """
     trim = _check_trim(trim)
     design, score = _logit_scores(sample, treatment, covariates)
@@ -69,6 +74,11 @@ def fit_propensity(sample, treatment, covariates, trim) -> Propensity:
                      "control": int((outside & ~treated).sum())}
         note = (f"trimmed {n_trimmed['treated']} treated and {n_trimmed['control']} control rows"
                 f" with propensity outside [{trim[0]:g}, {trim[1]:g}]")
+        if n_trimmed["treated"]:
+            kept = int(treated.sum()) - n_trimmed["treated"]
+            note += (f"; the estimand is the effect on the {kept} of {int(treated.sum())} "
+                     f"treated with propensity in [{trim[0]:g}, {trim[1]:g}], not on all "
+                     "treated")
         if outside.any():
             sample = sample.loc[~outside]
             for arm in (0, 1):
