@@ -244,19 +244,55 @@ def matrix_placeholder(report: UnitReport, scope: str) -> None:
 # The nation: every province and the pooled estimate
 
 
+def _provinces(count_text: str) -> str:
+    return f"{count_text} province" + ("" if count_text == "1" else "s")
+
+
+def _many_provinces_sentences(report: UnitReport, spec: AnalysisSpec,
+                              by_province: pd.DataFrame) -> pd.DataFrame:
+    """Equal effects, spread, adjusted flags and shrinkage, in words; returns the table with
+    the new columns (:mod:`analysis.estimators.many_provinces`)."""
+    from analysis.estimators import many_provinces
+
+    table, test = many_provinces.combine(by_province)
+    unit = spec.outcome_info.effect_unit
+    spread = report.number("province_effect_spread", (test.tau2 ** 0.5) * spec.outcome_info.scale,
+                           unit)
+    p_text = report.number("equal_effects_p", test.p_value, "ratio")
+    verdict = ("the provinces' effects differ" if test.p_value < 0.05 else
+               "the data cannot tell the provinces' effects apart")
+    holm = report.number("provinces_differ_holm", int(table["differs_holm"].sum()), "count")
+    bh = report.number("provinces_differ_bh", int(table["differs_bh"].sum()), "count")
+    report.say(
+        f"A test of equal effects across provinces says {verdict} (Cochran's Q = "
+        f"{test.q:.1f} on {test.df} degrees of freedom, p = {p_text}); the estimated spread of "
+        f"the true province effects is {spread} (standard deviation). After adjusting for "
+        f"testing {test.df + 1} provinces at once, the effect differs from zero in "
+        f"{_provinces(holm)} controlling the chance of any false finding (Holm), and in "
+        f"{_provinces(bh)} controlling the share of false findings (Benjamini-Hochberg). "
+        "The shrunken "
+        "estimates pull each province towards the average in proportion to its noise; their "
+        "robust empirical-Bayes intervals keep 95% coverage on average across provinces "
+        "whatever the shape of the province effects (Armstrong, Kolesar and "
+        "Plagborg-Moller 2022).")
+    return table
+
+
 def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province: pd.DataFrame,
                              pooled: pd.Series, names: dict[str, str]) -> None:
-    """Province estimates of the headline estimator beside the pooled one."""
-    shown = in_reader_units(by_province, spec)
-    estimated = shown[shown["estimate"].notna()]
-    raised = int((estimated["ci_low"] > 0).sum())
-    lowered = int((estimated["ci_high"] < 0).sum())
-    provinces = report.number("provinces_estimated", len(estimated), "count")
+    """Province estimates of the headline estimator beside the pooled one, with the test of
+    equal effects, multiplicity-adjusted flags and robust empirical-Bayes estimates."""
+    estimated_rows = by_province["estimate"].notna() & (by_province["std_error"] > 0)
+    provinces = report.number("provinces_estimated", int(estimated_rows.sum()), "count")
     report.say(f"The headline estimator could be computed in {provinces} of "
-               f"{len(by_province)} provinces. Its 95% interval lies above zero in {raised} and "
-               f"below zero in {lowered}; in the others the data cannot tell the sign. Each "
-               "interval is a separate statement: with many provinces, some intervals miss "
-               "by chance.")
+               f"{len(by_province)} provinces.")
+    if estimated_rows.sum() >= 3:
+        by_province = _many_provinces_sentences(report, spec, by_province)
+    shown = in_reader_units(by_province, spec)
+    for column in ("shrunk", "shrunk_ci_low", "shrunk_ci_high"):
+        if column in shown:
+            shown[column] = shown[column] * spec.outcome_info.scale
+    estimated = shown[shown["estimate"].notna()]
     failed = by_province[by_province["estimate"].isna()]
     for row in failed.itertuples():
         report.say(f"- {names.get(row.province_code, row.province_code)}: not estimated "
@@ -273,7 +309,15 @@ def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province
             table[column] = table[column].map(lambda v: wording.plain_number(v, decimals))
     for column in ("n_obs", "n_clusters"):
         table[column] = table[column].map(lambda n: "" if pd.isna(n) or not n else f"{int(n):,}")
+    for column in ("shrunk", "shrunk_ci_low", "shrunk_ci_high"):
+        if column in table:
+            table[column] = table[column].map(lambda v: wording.plain_number(v, decimals))
+    for column in ("differs_holm", "differs_bh"):
+        if column in table:
+            table[column] = table[column].map({True: "yes", False: "no"}).fillna("")
     columns = ["province_code", "province", "estimate", "std_error", "ci_low", "ci_high",
+               *[c for c in ("differs_holm", "differs_bh", "shrunk", "shrunk_ci_low",
+                             "shrunk_ci_high") if c in table],
                "n_obs", "n_clusters", *(["true_effect"] if "true_effect" in table else [])]
     report.table("effects_by_province", by_province.assign(
         province=by_province["province_code"].map(names))[columns],
@@ -281,6 +325,10 @@ def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province
         display_table=table[columns].rename(columns={
             "province_code": "code", "estimate": "effect", "std_error": "standard error",
             "ci_low": "95% CI from", "ci_high": "95% CI to", "n_obs": "rows used",
+            "differs_holm": "differs from zero (Holm)",
+            "differs_bh": "differs from zero (Benjamini-Hochberg)",
+            "shrunk": "shrunken estimate", "shrunk_ci_low": "robust EB CI from",
+            "shrunk_ci_high": "robust EB CI to",
             "n_clusters": "counties", "true_effect": "planted effect"}))
 
 
