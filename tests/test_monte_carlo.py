@@ -40,3 +40,19 @@ def test_the_monte_carlo_covers_several_programs_and_outcomes(monte_carlo, tmp_p
     assert truth["training__months_worked"] > 3 * truth["training__stable_employment"]
     monte_carlo.write(table, meta, tmp_path)
     assert (tmp_path / "monte_carlo.csv").exists() and (tmp_path / "monte_carlo.json").exists()
+
+
+def test_the_provinces_monte_carlo_scores_raw_and_shrunken_intervals(tmp_path):
+    path = config.PROJECT_ROOT / "benchmarks" / "monte_carlo_provinces.py"
+    spec = importlib.util.spec_from_file_location("monte_carlo_provinces", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--reps", "2", "--persons", "4000", "--workers", "1", "--out", str(tmp_path)])
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "monte_carlo_provinces.csv")
+    assert len(table) == 2 and set(table["reps"]) == {2}
+    assert table["coverage"].between(0, 1).all()
+    # Shrinkage pulls towards the mean: shorter intervals than the raw ones.
+    raw, shrunk = table["mean_length"]
+    assert shrunk < raw

@@ -178,7 +178,9 @@ def expand(plan: list[PlannedAnalysis], processed_dir: Path,
     units = [
         Unit("validation", "validation.ipynb", "Validation: the NSW experiment and Monte Carlo",
              extra_inputs=("benchmarks/results/monte_carlo.csv",
-                           "benchmarks/results/monte_carlo.json")),
+                           "benchmarks/results/monte_carlo.json",
+                           "benchmarks/results/monte_carlo_provinces.csv",
+                           "benchmarks/results/monte_carlo_provinces.json")),
         Unit("methods", "methods.ipynb", "Methods and the demonstration panel"),
     ]
     listed, with_data = scopes(processed_dir)

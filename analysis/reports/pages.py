@@ -235,6 +235,31 @@ def monte_carlo_section(report: UnitReport, results_dir) -> None:
         report.figure(plots.monte_carlo_plot(shown, title))
     report.table("monte_carlo", table, "Bias, RMSE and 95% CI coverage by analysis, design and "
                  "estimator")
+    _provinces_monte_carlo(report, directory)
+
+
+def _provinces_monte_carlo(report: UnitReport, directory: Path) -> None:
+    """Coverage of the province intervals, raw and shrunken (benchmarks/monte_carlo_provinces.py)."""
+    table_path = directory / "monte_carlo_provinces.csv"
+    meta_path = directory / "monte_carlo_provinces.json"
+    if not table_path.exists():
+        return
+    table = pd.read_csv(table_path)
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    report.say("### Many provinces at once: shrunken intervals\n\n"
+               + meta.get("description", ""))
+    report.table("monte_carlo_provinces", table,
+                 "Coverage of the province intervals (share of provinces whose 95% interval "
+                 "contains the planted effect), mean length and RMSE",
+                 display_table=pd.DataFrame({
+                     "interval": table["interval"],
+                     "coverage": table["coverage"].map(lambda v: f"{v:.3f}"),
+                     "Monte Carlo standard error": table["coverage_mcse"].map(
+                         lambda v: f"{v:.3f}"),
+                     "mean length (share)": table["mean_length"].map(lambda v: f"{v:.3f}"),
+                     "root mean squared error (share)": table["rmse"].map(
+                         lambda v: f"{v:.3f}"),
+                     "draws": table["reps"]}))
 
 
 def methods_section(report: UnitReport, data_dir) -> None:
