@@ -18,10 +18,10 @@
 #
 # One province, one analysis: the effect of one employment program on one outcome, estimated
 # every way we trust, with the published figures and targets of the province on its main page.
-# Change the parameters below (or pass them with `papermill -p`) and re-run: every title, label,
-# sentence and comparison follows them.
 
 # %% tags=["parameters"]
+# Change these (or pass them with `papermill -p`) and re-run: every title, label, sentence and
+# comparison follows them.
 province_code = "53"  # GB/T 2260 code, e.g. "53" Yunnan, "50" Chongqing
 analysis_name = ""  # names the outputs; empty: made from the choices below
 program = "training"  # training, workshop_job, public_welfare_post, organized_labor_export, employment_services

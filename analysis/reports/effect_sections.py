@@ -355,7 +355,8 @@ def national_effects(report: UnitReport, results: pe.AnalysisResults | None,
 
 def _equality_sentence(title: str, test) -> str:
     if not pd.notna(test.p_value):
-        return f"- {title}: equal effects could not be tested ({test.method})."
+        reason = test.method.removeprefix("not computed: ")
+        return f"- {title}: equal effects could not be tested ({reason})."
     verdict = ("the effects differ between these groups" if test.p_value < 0.05 else
                "the data cannot tell these groups' effects apart")
     return (f"- {title}: {verdict} (test of equal effects: F = {test.statistic:.2f}, "
