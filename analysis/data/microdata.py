@@ -145,14 +145,25 @@ def panel_tables(microdata_dir: Path, figures: pd.DataFrame, provinces: pd.DataF
     return tables, info, failures
 
 
+def read_partitions(processed_dir: Path, table: str,
+                    province_code: str | None = None) -> pd.DataFrame | None:
+    """A province-partitioned table (``panel``, ``truth``, ``projection``) of one province, or
+    of all provinces; None when it has no partition."""
+    pattern = f"{province_code}.parquet" if province_code else "*.parquet"
+    files = sorted((Path(processed_dir) / table).glob(pattern))
+    if not files:
+        return None
+    return pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+
+
 def read_panel(processed_dir: Path, province_code: str | None = None) -> pd.DataFrame:
     """The processed panel of one province, or of all provinces."""
-    pattern = f"{province_code}.parquet" if province_code else "*.parquet"
-    files = sorted((Path(processed_dir) / "panel").glob(pattern))
-    if not files:
+    panel = read_partitions(processed_dir, "panel", province_code)
+    if panel is None:
+        pattern = f"{province_code}.parquet" if province_code else "*.parquet"
         raise FileNotFoundError(f"no panel partition {pattern} in {processed_dir}/panel: run "
                                 "`python -m analysis ingest`")
-    return pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+    return panel
 
 
 def read_truth(processed_dir: Path, province_code: str | None = None) -> pd.DataFrame | None:
@@ -161,8 +172,4 @@ def read_truth(processed_dir: Path, province_code: str | None = None) -> pd.Data
     One row per (program, person_id, year) post-receipt person-year; join it to the panel on
     ``person_id`` and ``year`` to restrict it to a population.
     """
-    pattern = f"{province_code}.parquet" if province_code else "*.parquet"
-    files = sorted((Path(processed_dir) / "truth").glob(pattern))
-    if not files:
-        return None
-    return pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+    return read_partitions(processed_dir, "truth", province_code)

@@ -195,18 +195,20 @@ def event_study_effects(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame
     return table
 
 
-def _propensity_sample(panel: pd.DataFrame, spec: AnalysisSpec):
+def propensity_diagnostics(panel: pd.DataFrame, spec: AnalysisSpec) -> effects.OverlapDiagnostics:
+    """Covariate balance before and after inverse-probability (ATT) weighting, and propensity
+    overlap by arm, on the last year's cross-section (one propensity fit for both)."""
     inputs, _ = estimation_inputs(prepare_panel(panel, spec), spec, "cross_section")
     return effects.overlap_diagnostics(inputs.data, TREATMENT, list(inputs.covariates))
 
 
 def covariate_balance(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
     """Standardized differences before and after inverse-probability (ATT) weighting."""
-    return _propensity_sample(panel, spec).balance
+    return propensity_diagnostics(panel, spec).balance
 
 
 def overlap_by_arm(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
-    return _propensity_sample(panel, spec).by_arm
+    return propensity_diagnostics(panel, spec).by_arm
 
 
 def headline_by_province(panel: pd.DataFrame, spec: AnalysisSpec, truth: pd.DataFrame | None = None,

@@ -34,7 +34,9 @@ from tqdm.auto import tqdm
 
 from analysis.files import write_text_atomically
 from analysis.fleet import cache
-from analysis.fleet.plan import Unit, UnknownUnitError, expand, read_plan, select  # noqa: F401
+from analysis.fleet.plan import (  # noqa: F401 (UnknownUnitError: part of this module's API)
+    PLAN_CSV, PLAN_FILE, Unit, UnknownUnitError, expand, read_plan, select, spec_of,
+)
 from analysis import config
 from analysis.reports import matrix, site
 
@@ -50,7 +52,7 @@ class BuildPaths:
 
     @property
     def plan_path(self) -> Path:
-        return self.notebooks_dir / "analysis_plan.csv"
+        return self.notebooks_dir / PLAN_FILE
 
     @property
     def executed_dir(self) -> Path:
@@ -101,7 +103,7 @@ def plan_units(processed_dir: Path = config.PROCESSED_DIR, only: list[str] | Non
                exact: bool = False) -> list[Unit]:
     """Every unit of the plan (and of ``variants``) over the scopes, filtered by ``only``
     (see :func:`analysis.fleet.plan.select`)."""
-    plan = read_plan(plan_path or config.NOTEBOOKS_DIR / "analysis_plan.csv")
+    plan = read_plan(plan_path or PLAN_CSV)
     return select(expand(plan, processed_dir, list(variants)), only, exact)
 
 
@@ -332,14 +334,6 @@ def _unit_page(unit: Unit, outcome: UnitOutcome, paths: BuildPaths) -> site.Unit
                          outcome.seconds, outcome.cached)
 
 
-def _analysis_title(unit: Unit) -> str:
-    from analysis.estimators.spec import AnalysisSpec
-
-    return AnalysisSpec.from_parameters(**{key: unit.parameters[key] for key in (
-        "analysis_name", "program", "outcome", "covariates", "population", "cluster", "years",
-        "headline_estimator")}).short_title
-
-
 def _analysis_results(units: list[Unit], known: dict[str, UnitOutcome],
                       paths: BuildPaths) -> list[matrix.UnitResult]:
     """What each analysis unit recorded (headline and spec), for the matrices."""
@@ -371,7 +365,7 @@ def render_site_pages(units: list[Unit], outcomes: dict[str, UnitOutcome],
     overview_pages = [_unit_page(unit, known[unit.unit_id], paths)
                       for unit in units if unit.overview or not unit.scope]
     scope_titles = {unit.scope: unit.title for unit in units if unit.overview}
-    analysis_titles = {unit.analysis: _analysis_title(unit) for unit in units if unit.scope}
+    analysis_titles = {unit.analysis: spec_of(unit).short_title for unit in units if unit.scope}
     site.render_page(paths.site_dir / "index.html", "Employment-based poverty alleviation reports",
                      site.index_body(overview_pages, is_simulated(manifest),
                                      matrix.index_matrix_html(results, scope_titles,

@@ -27,7 +27,8 @@ from analysis.estimators.spec import (
     DEFAULT_COVARIATES, OUTCOMES, POPULATIONS, PROGRAMS, AnalysisSpec, SpecError,
 )
 
-PLAN_CSV = config.NOTEBOOKS_DIR / "analysis_plan.csv"
+PLAN_FILE = "analysis_plan.csv"  # beside the notebooks it parameterizes
+PLAN_CSV = config.NOTEBOOKS_DIR / PLAN_FILE
 PAGE_UNITS = ("validation", "methods")
 
 
@@ -139,6 +140,12 @@ class Unit:
     scope: str = ""  # "national", a province code, or "" for site-wide pages
     analysis: str = ""  # the plan's analysis name, or "" for site-wide pages
     overview: bool = False
+
+
+def spec_of(unit: Unit) -> AnalysisSpec:
+    """The analysis spec a scope unit runs, rebuilt from its notebook parameters."""
+    names = AnalysisSpec().to_parameters()
+    return AnalysisSpec.from_parameters(**{name: unit.parameters[name] for name in names})
 
 
 def unit_id(scope: str, analysis: PlannedAnalysis | AnalysisSpec, overview: bool) -> str:

@@ -32,12 +32,7 @@ def load_panel(processed_dir, scope: str | None, table: str = "panel") -> pd.Dat
     ``table="projection"`` reads the simulated 2021-2025 extract that ingest writes beside a
     simulated panel.
     """
-    directory = Path(processed_dir or config.PROCESSED_DIR)
-    pattern = f"{scope}.parquet" if scope else "*.parquet"
-    files = sorted((directory / table).glob(pattern))
-    if not files:
-        return None
-    return pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+    return microdata.read_partitions(Path(processed_dir or config.PROCESSED_DIR), table, scope)
 
 
 def load_truth(processed_dir, scope: str | None) -> pd.DataFrame | None:
@@ -177,11 +172,12 @@ def event_study_section(report: UnitReport, spec: AnalysisSpec, events: pd.DataF
 def balance_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFrame) -> None:
     program = spec.program_info.noun
     try:
-        balance, overlap = pe.covariate_balance(panel, spec), pe.overlap_by_arm(panel, spec)
+        diagnostics = pe.propensity_diagnostics(panel, spec)
     except effects.EffectsError as error:
         report.say(f"Covariate balance cannot be assessed here: the propensity model could not "
                    f"be fitted ({error}).")
         return
+    balance, overlap = diagnostics.balance, diagnostics.by_arm
     report.figure(plots.balance_plot(balance, f"received {program} vs not"))
     covariate_words = {**COVARIATES}
     report.table("covariate_balance", balance, "Covariate balance in the last panel year "
