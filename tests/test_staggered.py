@@ -180,12 +180,12 @@ def test_event_study_rejects_a_bad_window():
 
 
 # --------------------------------------------------------------------------- Callaway-Sant'Anna
-def csdid_fit(df, control_group, xformla=None, clustervar=None):
+def csdid_fit(df, control_group, xformla=None, clustervar=None, est_method="reg"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ATTgt(yname="y", tname="year", idname="id", gname="g", data=df,
                      control_group=control_group, xformla=xformla,
-                     clustervar=clustervar).fit(est_method="reg", bstrap=False)
+                     clustervar=clustervar).fit(est_method=est_method, bstrap=False)
 
 
 def csdid_aggregate(fit, typec):
@@ -195,14 +195,17 @@ def csdid_aggregate(fit, typec):
 
 
 @pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
-@pytest.mark.parametrize("covariates", [None, ["x"]])
-def test_callaway_santanna_matches_csdid(control_group, covariates):
+@pytest.mark.parametrize("covariates,est_method", [(None, "dr"), (["x"], "reg"), (["x"], "dr"),
+                                                   (["x"], "ipw")])
+def test_callaway_santanna_matches_csdid(control_group, covariates, est_method):
     df = staggered_panel(seed=11, n_units=200, dynamic=0.5, covariate_trend=0.3)
-    ref = csdid_fit(df, control_group.replace("_", ""), None if covariates is None else "y~x")
+    ref = csdid_fit(df, control_group.replace("_", ""), None if covariates is None else "y~x",
+                    est_method=est_method)
     # Our clustered SEs carry G/(G-1); R did / csdid do not.
     dof = np.sqrt(200 / 199)
     cells = S.callaway_santanna(df, "y", "id", "year", "g", covariates,
-                                control_group=control_group, aggregate="group_time")
+                                control_group=control_group, aggregate="group_time",
+                                est_method=est_method)
     assert [(c.cohort, c.period) for c in cells] == list(zip(ref.results["group"],
                                                             ref.results["year"]))
     assert [c.estimate for c in cells] == pytest.approx(list(ref.results["att"]), abs=1e-8)
@@ -210,7 +213,8 @@ def test_callaway_santanna_matches_csdid(control_group, covariates):
                                                                rel=1e-6)
     for ours, theirs in [("simple", "simple"), ("event", "dynamic"), ("group", "group")]:
         records = S.callaway_santanna(df, "y", "id", "year", "g", covariates,
-                                      control_group=control_group, aggregate=ours)
+                                      control_group=control_group, aggregate=ours,
+                                      est_method=est_method)
         agg = csdid_aggregate(ref, theirs)
         assert records[0].estimate == pytest.approx(agg["overall_att"], abs=1e-8)
         assert records[0].std_error / dof == pytest.approx(agg["overall_se"], rel=1e-6)
@@ -371,3 +375,69 @@ def test_event_study_uses_the_wild_bootstrap_with_few_clusters_like_twfe():
         assert record.p_value == pytest.approx(ref["p-value"].iloc[0], abs=1e-12)
     cr1 = S.event_study(df, "y", "id", "year", "g", cluster="cl", window=(-2, 2), se="cluster")
     assert all(r.se_type.startswith("cluster-robust") for r in cr1 if not r.is_reference)
+
+
+# --------------------------------------------------------------------------- joint inference
+def test_event_study_covariance_matches_linearmodels_and_the_standard_errors():
+    df = staggered_panel(seed=14)
+    records, vcov = S.event_study(df, "y", "id", "year", "g", cluster="county",
+                                  window=(-3, 3), se="cluster", return_vcov=True)
+    shown = [r for r in records if not r.is_reference and np.isfinite(r.estimate)]
+    assert list(vcov.index) == [r.event_time for r in shown]
+    assert np.sqrt(np.diag(vcov)) == pytest.approx([r.std_error for r in shown], rel=1e-10)
+    # Off-diagonal terms against linearmodels' clustered sandwich on the same dummies,
+    # rescaled by the documented CR1 factor (unit effects are not nested in counties).
+    cohort = df.g.where(df.g > 0)
+    rel = (df.year - cohort).clip(-3, 3)
+    dummies = pd.DataFrame({f"e{k}": ((rel == k) & cohort.notna()).astype(float)
+                            for k in vcov.index}, index=df.index)
+    panel = pd.concat([df, dummies], axis=1).set_index(["id", "year"])
+    lm = PanelOLS(panel.y, panel[list(dummies)], entity_effects=True, time_effects=True).fit(
+        cov_type="clustered", clusters=panel["county"], debiased=False, auto_df=False,
+        count_effects=False)
+    # Units nest in counties, so K = slopes + (T - 1) years (the SEs' own tests check this).
+    n, k = len(df), len(vcov) + df.year.nunique() - 1
+    factor = 25 / 24 * (n - 1) / (n - k)
+    assert vcov.to_numpy() == pytest.approx(factor * lm.cov.to_numpy(), rel=1e-6)
+
+
+def test_callaway_santanna_influence_gives_the_standard_errors_and_covariances():
+    df = staggered_panel(seed=15, n_units=200)
+    records, influence, clusters = S.callaway_santanna(
+        df, "y", "id", "year", "g", aggregate="group_time", return_influence=True)
+    assert influence.shape == (200, len(records))
+    from analysis.estimators.inference import influence_scores, score_adjustment
+    scores = np.column_stack([influence_scores(influence[:, j], clusters)
+                              for j in range(influence.shape[1])])
+    vcov = score_adjustment(clusters.n) * scores.T @ scores
+    assert np.sqrt(np.diag(vcov)) == pytest.approx([r.std_error for r in records], rel=1e-10)
+    # Two cells of one cohort share their base period and controls: positively correlated.
+    assert vcov[0, 1] != 0
+
+
+def test_doubly_robust_callaway_santanna_recovers_the_effect_under_conditional_trends():
+    # Units with high x are both likelier to be treated and on steeper trends: parallel trends
+    # hold only conditional on x. The unconditional estimate is biased; DR, IPW and regression
+    # adjustment recover the planted effect of 2.
+    rng = np.random.default_rng(16)
+    n_units = 3000
+    x = rng.normal(size=n_units)
+    cohort = np.where(rng.uniform(size=n_units) < 1 / (1 + np.exp(-1.5 * x)),
+                      rng.choice([2003, 2004, 2005], size=n_units), 0)
+    unit = np.repeat(np.arange(n_units), len(PERIODS))
+    year = np.tile(PERIODS, n_units)
+    treated = (cohort[unit] > 0) & (year >= cohort[unit])
+    y = (rng.normal(size=n_units)[unit] + 0.5 * x[unit] * (year - 2000) + 2.0 * treated
+         + rng.normal(size=len(unit)))
+    df = pd.DataFrame({"id": unit, "year": year, "g": cohort[unit], "x": x[unit], "y": y})
+    plain = S.callaway_santanna(df, "y", "id", "year", "g")[0]
+    assert not plain.ci_low <= 2.0 <= plain.ci_high
+    for method in ("dr", "ipw", "reg"):
+        adjusted = S.callaway_santanna(df, "y", "id", "year", "g", ["x"], est_method=method)[0]
+        assert adjusted.ci_low <= 2.0 <= adjusted.ci_high, method
+        assert "with covariates x" in adjusted.notes
+
+
+def test_callaway_santanna_rejects_an_unknown_method():
+    with pytest.raises(E.InvalidOptionError, match="est_method"):
+        S.callaway_santanna(staggered_panel(), "y", "id", "year", "g", ["x"], est_method="ols")

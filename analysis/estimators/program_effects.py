@@ -125,7 +125,9 @@ def estimation_inputs(prepared: pd.DataFrame, spec: AnalysisSpec, sample: str,
     """The inputs of one sample kind for the spec, and a note on dropped covariates."""
     if sample == "panel":
         data = prepared
-        covariates, note = (), ""
+        # Covariates enter the panel estimators at their base-period values; a covariate
+        # constant in the population (``female`` among women) is dropped as for the others.
+        covariates, note = usable_covariates(prepared, spec)
     else:
         data = last_year_cross_section(prepared, spec)
         covariates, note = usable_covariates(data, spec)
@@ -179,9 +181,10 @@ def event_study_effects(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame
     window = (-(years - 1), years - 1)
     twfe = staggered.event_study(comparable, spec.outcome, "person_id", "year", FIRST_TREATED,
                                  spec.cluster, window=window)
+    covariates, _ = usable_covariates(comparable, spec)
     cs = staggered.callaway_santanna(comparable, spec.outcome, "person_id", "year",
-                                     FIRST_TREATED, cluster=spec.cluster, aggregate="event",
-                                     base_period="universal")[1:]
+                                     FIRST_TREATED, covariates, cluster=spec.cluster,
+                                     aggregate="event", base_period="universal")[1:]
     table = effects.estimates_to_frame(list(twfe) + list(cs))
     reference = (table["method"] == "callaway_santanna") & (table["event_time"] == -1)
     table.loc[reference, ["std_error", "ci_low", "ci_high", "p_value"]] = np.nan

@@ -113,8 +113,10 @@ def _twfe(i: EstimationInput, scores: bool = False):
 
 
 def _callaway_santanna(i: EstimationInput, scores: bool = False):
+    # With covariates, conditional parallel trends and the doubly robust cells (R did's default).
     result = staggered.callaway_santanna(i.data, i.outcome, i.unit, i.time, i.first_treated,
-                                         cluster=i.cluster, aggregate="simple",
+                                         list(i.covariates), cluster=i.cluster,
+                                         aggregate="simple", est_method="dr",
                                          return_scores=scores)
     return (result[0][0], result[1]) if scores else result[0]
 
@@ -144,9 +146,11 @@ ESTIMATORS: dict[str, Estimator] = {e.name: e for e in (
               description="Person and year fixed effects; can be biased when effects grow "
                           "with time since first receipt (staggered adoption)."),
     Estimator("callaway_santanna", "Callaway-Sant'Anna (staggered)", "att_post", "panel",
-              False, _callaway_santanna,
-              description="Each cohort of first receipt compared with never-treated laborers "
-                          "before and after; robust to effects that vary over time."),
+              True, _callaway_santanna,
+              description="Each cohort of first receipt compared, before and after, with "
+                          "never-treated laborers of similar characteristics (doubly robust: "
+                          "propensity weights and an outcome model); robust to effects that "
+                          "vary over time."),
 )}
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 
 from analysis.estimators.effects import EffectEstimate, as_binary, check_columns, join_notes, prepare
 from analysis.estimators.exceptions import (
@@ -162,7 +163,7 @@ def _event_design(relative, treated, window, reference):
 
 
 def event_study(df, outcome, unit, time, first_treated, cluster=None, *, window=(-4, 4),
-                reference=-1, alpha=0.05, se="auto", wild=WildOptions()):
+                reference=-1, alpha=0.05, se="auto", wild=WildOptions(), return_vcov=False):
     """TWFE event study on relative-time indicators with binned endpoints.
 
     ``y_it = a_i + l_t + sum_{k != ref} b_k 1[t - g_i = k] + e_it`` where event times
@@ -188,10 +189,14 @@ def event_study(df, outcome, unit, time, first_treated, cluster=None, *, window=
         First and last event time; event times outside are binned into the ends.
     reference : int, default -1
         Omitted (normalised) event time, negative and inside the window.
+    return_vcov : bool, default False
+        Also return the CR1 covariance matrix of the estimated coefficients (a DataFrame
+        indexed by event time, reference and empty event times left out), for joint tests
+        and simultaneous bands; its diagonal is the square of the CR1 SEs.
 
     Returns
     -------
-    list of EffectEstimate
+    list of EffectEstimate, or (list of EffectEstimate, pandas.DataFrame)
         One per event time ``window[0]..window[1]`` with ``event_time`` set; the
         reference has estimate 0, NaN SE and ``is_reference=True``; an event time with
         no observations has NaN estimate and a note.
@@ -247,7 +252,20 @@ def event_study(df, outcome, unit, time, first_treated, cluster=None, *, window=
             "event_study_twfe", f"ATT (event time {k})", outcome, first_treated, *result,
             se_type=label, notes=join_notes(note, bin_note), event_time=k,
             is_reference=k == reference, **common))
-    return records
+    if not return_vcov:
+        return records
+    return records, _cr1_covariance(fit, clusters, extra_k, estimated)
+
+
+def _cr1_covariance(fit: OLSFit, clusters: Clusters, extra_k: int, labels) -> pd.DataFrame:
+    """CR1 covariance of all coefficients of ``fit`` (the SEs of :func:`ols_effect`)."""
+    n, k = fit.X.shape
+    influence = n * (fit.X @ fit.bread) * fit.resid[:, None]
+    sums = np.stack([np.bincount(clusters.codes, weights=influence[:, j], minlength=clusters.n)
+                     for j in range(k)], axis=1)
+    g = clusters.n
+    factor = g / (g - 1) * (n - 1) / (n - k - extra_k)
+    return pd.DataFrame(factor * sums.T @ sums / n ** 2, index=labels, columns=labels)
 
 
 # --------------------------------------------------------------------------- Callaway-Sant'Anna
@@ -278,23 +296,94 @@ def _reg_did(dy, treated, x):
     no covariates this is the difference in mean changes. Returns ATT and IF."""
     n = len(dy)
     control = ~treated
-    beta = np.linalg.lstsq(x[control], dy[control], rcond=None)[0]
+    beta, bread = _control_regression(dy, control, x)
     fitted = x @ beta
     w = treated.astype(float)
     eta_treat, eta_cont = np.sum(w * dy) / w.sum(), np.sum(w * fitted) / w.sum()
-    gram = x[control].T @ x[control] / n
-    if np.linalg.matrix_rank(gram) < x.shape[1]:
-        raise SingularDesignError("covariates are collinear among the control units of a "
-                                  "(g,t) cell")
-    bread = np.linalg.inv(gram)
     rep_ols = (x * (control * (dy - fitted))[:, None]) @ bread
     inf_treat = w * (dy - eta_treat) / w.mean()
     inf_cont = (w * (fitted - eta_cont) + rep_ols @ np.mean(w[:, None] * x, axis=0)) / w.mean()
     return eta_treat - eta_cont, inf_treat - inf_cont
 
 
+def _control_regression(dy, control, x):
+    """OLS of the outcome change on ``x`` among the controls, and its bread (X'X/n)^-1."""
+    gram = x[control].T @ x[control] / len(dy)
+    if np.linalg.matrix_rank(gram) < x.shape[1]:
+        raise SingularDesignError("covariates are collinear among the control units of a "
+                                  "(g,t) cell")
+    beta = np.linalg.lstsq(x[control], dy[control], rcond=None)[0]
+    return beta, np.linalg.inv(gram)
+
+
+PSCORE_TRIM = 0.995
+"""Controls with a propensity score above this are dropped from a cell, as R ``DRDID``."""
+
+
+def _cell_propensity(treated, x):
+    """Logit propensity of the cohort vs its controls within a cell: capped fitted scores,
+    the controls kept after trimming, and the score's linear representation
+    ``score_i' H^-1`` (Sant'Anna & Zhao 2020, R ``DRDID``)."""
+    d = treated.astype(float)
+    if x.shape[1] == 1:  # no covariates: the score is the share treated, no fit needed
+        params = np.array([np.log(d.mean() / (1 - d.mean()))])
+    else:
+        fit = sm.GLM(d, x, family=sm.families.Binomial()).fit()
+        if not np.all(np.isfinite(fit.params)):
+            raise SingularDesignError("the propensity model of a (g,t) cell has no finite fit")
+        params = fit.params
+    ps = np.minimum(1 / (1 + np.exp(-x @ params)), 1 - 1e-6)
+    keep = treated | (ps < PSCORE_TRIM)
+    information = x.T @ (x * (ps * (1 - ps))[:, None])
+    if np.linalg.matrix_rank(information) < x.shape[1]:
+        raise SingularDesignError("covariates are collinear in the propensity model of a "
+                                  "(g,t) cell")
+    linear_rep = (x * (d - ps)[:, None]) @ np.linalg.inv(information) * len(d)
+    return ps, keep, linear_rep
+
+
+def _ipw_did(dy, treated, x):
+    """Normalized inverse-probability-weighted DiD for one cell (Abadie 2005; Sant'Anna &
+    Zhao 2020 ``std_ipw_did_panel``, the ``ipw`` method of R ``did``). Returns ATT and IF."""
+    ps, keep, linear_rep = _cell_propensity(treated, x)
+    w_treat = keep * treated
+    w_cont = keep * ps * ~treated / (1 - ps)
+    eta_treat = np.mean(w_treat * dy) / np.mean(w_treat)
+    eta_cont = np.mean(w_cont * dy) / np.mean(w_cont)
+    inf_treat = w_treat * (dy - eta_treat) / np.mean(w_treat)
+    m2 = np.mean((w_cont * (dy - eta_cont))[:, None] * x, axis=0)
+    inf_cont = (w_cont * (dy - eta_cont) + linear_rep @ m2) / np.mean(w_cont)
+    return eta_treat - eta_cont, inf_treat - inf_cont
+
+
+def _dr_did(dy, treated, x):
+    """Doubly robust DiD for one cell (Sant'Anna & Zhao 2020 ``drdid_panel``, the default
+    ``dr`` method of R ``did``): propensity weights applied to outcome changes net of a
+    linear model of the controls' change. Consistent if either model is right."""
+    ps, keep, linear_rep = _cell_propensity(treated, x)
+    beta, bread = _control_regression(dy, ~treated, x)
+    resid = dy - x @ beta
+    w_treat = keep * treated
+    w_cont = keep * ps * ~treated / (1 - ps)
+    eta_treat = np.mean(w_treat * resid) / np.mean(w_treat)
+    eta_cont = np.mean(w_cont * resid) / np.mean(w_cont)
+    rep_ols = (x * (~treated * resid)[:, None]) @ bread
+    inf_treat = (w_treat * (resid - eta_treat)
+                 - rep_ols @ np.mean(w_treat[:, None] * x, axis=0)) / np.mean(w_treat)
+    m2 = np.mean((w_cont * (resid - eta_cont))[:, None] * x, axis=0)
+    inf_cont = (w_cont * (resid - eta_cont) + linear_rep @ m2
+                - rep_ols @ np.mean(w_cont[:, None] * x, axis=0)) / np.mean(w_cont)
+    return eta_treat - eta_cont, inf_treat - inf_cont
+
+
+CELL_ESTIMATORS = {"reg": _reg_did, "ipw": _ipw_did, "dr": _dr_did}
+"""2x2 estimators of a (g,t) cell, by R ``did``'s ``est_method`` names."""
+CELL_METHOD_NOTES = {"reg": "outcome regression", "ipw": "inverse-probability weighting",
+                     "dr": "doubly robust (propensity and outcome models)"}
+
+
 def _group_time_cells(wide, outcome, cohort, covariates, control_group,
-                      base_period="varying"):
+                      base_period="varying", est_method="reg"):
     """ATT(g,t) and n-vector influence functions. Post cells compare t with g-1. Pre cells
     compare t with t-1 (R ``did``'s "varying" base: short placebo differences) or, with
     ``base_period="universal"``, with g-1 like the post cells (long differences, the same
@@ -321,7 +410,8 @@ def _group_time_cells(wide, outcome, cohort, covariates, control_group,
             if t_idx == base:  # universal base: the reference period itself
                 cells.append({"g": g, "t": t, "att": 0.0, "inf": np.zeros(n)})
                 continue
-            att, inf = _reg_did(y[mask, t_idx] - y[mask, base], (cohort == g)[mask], x[mask])
+            att, inf = CELL_ESTIMATORS[est_method](y[mask, t_idx] - y[mask, base],
+                                                   (cohort == g)[mask], x[mask])
             full = np.zeros(n)
             full[mask] = inf * n / mask.sum()
             cells.append({"g": g, "t": t, "att": att, "inf": full})
@@ -386,14 +476,17 @@ def _cs_aggregations(cells, cohort, aggregate):
 
 def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *,
                       control_group="never_treated", cluster=None, aggregate="simple",
-                      alpha=0.05, return_scores=False, base_period="varying"):
+                      alpha=0.05, return_scores=False, base_period="varying", est_method="dr",
+                      return_influence=False):
     """Heterogeneity-robust staggered DiD of Callaway & Sant'Anna (2021), balanced panels.
 
     Group-time effects ``ATT(g,t)`` compare the change in outcomes from the base
     period (g-1 for t >= g; t-1 for placebo cells t < g) between cohort ``g`` and the
     control group (never treated, or not yet treated by t). With ``covariates``
-    (base-period values) each cell is the outcome-regression DiD of Sant'Anna & Zhao
-    (2020). Aggregations follow R ``did``: ``"simple"`` (cohort-size weighted mean of
+    (base-period values), conditional parallel trends: each cell is the doubly robust DiD of
+    Sant'Anna & Zhao (2020) (``est_method="dr"``, R ``did``'s default), inverse-probability
+    weighting (``"ipw"``) or outcome regression (``"reg"``); without covariates the three
+    are the same difference in mean changes. Aggregations follow R ``did``: ``"simple"`` (cohort-size weighted mean of
     post cells), ``"event"`` (by event time e = t - g; the overall is the mean over
     e >= 0), ``"group"`` (by cohort; overall weighted by cohort size) and
     ``"group_time"`` (the cells themselves). SEs from the influence function
@@ -417,6 +510,15 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
     base_period : {"varying", "universal"}
         Reference of the pre-treatment cells: the previous period ("varying", R ``did``'s
         default) or g-1 for every cell ("universal", comparable with a TWFE event study).
+    est_method : {"dr", "ipw", "reg"}
+        Estimator of each (g,t) cell when there are covariates (R ``did``'s names). The
+        propensity methods fit a logit of cohort membership within each cell and drop
+        controls whose score exceeds :data:`PSCORE_TRIM`, as R ``DRDID``.
+    return_influence : bool, default False
+        Also return the per-unit influence functions of every record, an (n units x n
+        records) array, and the :class:`Clusters` they are summed over: the covariance
+        of the records is ``adj * S' S`` with ``S`` the :func:`influence_scores` of each
+        column (joint tests, simultaneous bands). Not with ``return_scores``.
     return_scores : bool, default False
         Also return the cluster-level scores of the overall aggregate (the first record),
         a :class:`pandas.Series` indexed by cluster id with
@@ -424,7 +526,8 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
 
     Returns
     -------
-    list of EffectEstimate, or (list of EffectEstimate, pandas.Series)
+    list of EffectEstimate, (list of EffectEstimate, pandas.Series) or
+    (list of EffectEstimate, numpy.ndarray, Clusters)
         The overall aggregate first, then its components (per event time or cohort);
         for ``"group_time"`` one record per ATT(g,t) with ``cohort``, ``period`` and
         ``event_time`` set. ``n_obs`` counts unit-periods, ``n_treated`` units.
@@ -452,7 +555,12 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
         raise NoVariationError(f"no unit is treated within the sample ({first_treated})")
     if base_period not in BASE_PERIODS:
         raise InvalidOptionError(f"base_period must be one of {BASE_PERIODS}")
-    cells = _group_time_cells(wide, outcome, cohort, covariates, control_group, base_period)
+    if est_method not in CELL_ESTIMATORS:
+        raise InvalidOptionError(f"est_method must be one of {tuple(CELL_ESTIMATORS)}")
+    if return_scores and return_influence:
+        raise InvalidOptionError("ask for return_scores or return_influence, not both")
+    cells = _group_time_cells(wide, outcome, cohort, covariates, control_group, base_period,
+                              est_method)
     n_possible = len(np.unique(cohort[cohort > 0])) * (
         len(periods) - (0 if base_period == "universal" else 1))
     if not cells:
@@ -481,7 +589,11 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
             f"influence function, clustered by {clusters.name}, t(G-1)",
             join_notes(note, f"control group: {control_group}",
                        f"base period: {base_period}",
+                       f"{CELL_METHOD_NOTES[est_method]} with covariates "
+                       f"{', '.join(covariates)}" if covariates else "",
                        "n_obs counts unit-periods, n_treated units"), alpha, **extra))
+    if return_influence:
+        return records, np.column_stack([a[2] for a in aggregations]), clusters
     if not return_scores:
         return records
     scores = influence_scores(aggregations[0][2], clusters)
