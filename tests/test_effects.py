@@ -107,6 +107,49 @@ def test_regression_adjustment_wild_se_describes_what_the_bootstrap_resamples():
                                                                        rel=1e-10)
 
 
+# --------------------------------------------------------------------------- additive regression
+@pytest.mark.parametrize(("se", "cluster", "cov"), [
+    ("classical", None, {"cov_type": "nonrobust"}),
+    ("hc1", None, {"cov_type": "HC1"}),
+    ("cluster", "county", {"cov_type": "cluster"}),
+])
+def test_additive_regression_matches_statsmodels_ols(se, cluster, cov):
+    df = selected_sample(seed=6, heterogeneity=0.5)
+    r = E.additive_regression(df, "y", "d", COVARIATES, cluster, se=se)
+    if cluster:
+        cov = {**cov, "cov_kwds": {"groups": df[cluster]}}
+    fit = sm.OLS(df.y, sm.add_constant(df[["d", *COVARIATES]])).fit(use_t=True, **cov)
+    assert r.estimate == pytest.approx(fit.params["d"], rel=1e-10)
+    assert r.std_error == pytest.approx(fit.bse["d"], rel=1e-10)
+    assert r.p_value == pytest.approx(fit.pvalues["d"], rel=1e-8)
+    assert (r.ci_low, r.ci_high) == pytest.approx(tuple(fit.conf_int().loc["d"]), rel=1e-10)
+    assert r.method == "additive_regression" and r.estimand == E.ADDITIVE_ESTIMAND
+
+
+def test_additive_regression_is_not_the_att_when_effects_vary():
+    # Effect 2 + x1 with take-up rising in x1: the ATT exceeds 2, and the additive coefficient,
+    # a weighted average of effects that also weighs the untreated, is pulled away from it.
+    df = selected_sample(seed=8, n=20_000, heterogeneity=1.0)
+    att = 2 + df.x1[df.d == 1].mean()
+    additive = E.additive_regression(df, "y", "d", COVARIATES)
+    interacted = E.regression_adjustment(df, "y", "d", COVARIATES, estimand="ATT")
+    assert covers(interacted, att) and not covers(additive, att)
+    assert "homogeneous" in additive.notes
+
+
+def test_additive_regression_scores_reproduce_its_standard_error():
+    df = selected_sample(seed=9)
+    record, scores = E.additive_regression(df, "y", "d", COVARIATES, return_scores=True)
+    assert np.sqrt((scores ** 2).sum()) == pytest.approx(record.std_error, rel=1e-10)
+    assert len(scores) == len(df)
+
+
+def test_additive_regression_refuses_collinear_covariates():
+    df = selected_sample(n=300).assign(d_copy=lambda frame: frame.d)
+    with pytest.raises(E.SingularDesignError, match="collinear"):
+        E.additive_regression(df, "y", "d", ["x1", "d_copy"])
+
+
 # --------------------------------------------------------------------------- logit AME
 @pytest.mark.parametrize("cluster", [None, "county"])
 def test_logit_ame_matches_statsmodels_get_margeff(cluster):

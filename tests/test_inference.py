@@ -111,12 +111,166 @@ def test_wild_bootstrap_ci_inverts_the_test():
     assert "test-inversion" in r.se_type and r.n_clusters == 12
 
 
+# --------------------------------------------------------------------------- classical and HC1
+def test_classical_se_is_statsmodels_nonrobust_and_the_pooled_two_sample_se():
+    df = selected_sample(seed=3)
+    r = E.difference_in_means(df, "y", "d", se="classical")
+    fit = sm.OLS(df.y, sm.add_constant(df.d)).fit(cov_type="nonrobust")
+    y1, y0 = df.loc[df.d == 1, "y"], df.loc[df.d == 0, "y"]
+    pooled = ((len(y1) - 1) * y1.var() + (len(y0) - 1) * y0.var()) / (len(df) - 2)
+    assert r.std_error == pytest.approx(fit.bse["d"], rel=1e-10)
+    assert r.std_error == pytest.approx(np.sqrt(pooled * (1 / len(y1) + 1 / len(y0))), rel=1e-10)
+    assert r.p_value == pytest.approx(fit.pvalues["d"], rel=1e-8)
+    assert r.se_type == "classical (homoskedastic OLS)"
+
+
+def test_explicit_hc1_equals_auto_without_clusters():
+    df = selected_sample(seed=3)
+    explicit = E.regression_adjustment(df, "y", "d", COVARIATES, estimand="ATT", se="hc1")
+    assert explicit == E.regression_adjustment(df, "y", "d", COVARIATES, estimand="ATT")
+    assert explicit.se_type == "HC1"
+
+
+@pytest.mark.parametrize("estimand", ["ATE", "ATT"])
+def test_classical_regression_adjustment_adds_the_covariate_mean_term(estimand):
+    # Homoskedastic variance of the stacked coefficient (statsmodels, means held fixed) plus the
+    # sampling variance of the covariate means, delta'(x_i - m) T_i / P(T), summed over rows.
+    df = selected_sample(seed=3, n=800, heterogeneity=1.0)
+    r = E.regression_adjustment(df, "y", "d", COVARIATES, estimand=estimand, se="classical")
+    target = np.ones(len(df)) if estimand == "ATE" else df.d.to_numpy(float)
+    x = df[COVARIATES].to_numpy()
+    centred = x - target @ x / target.sum()
+    d = df.d.to_numpy(float)[:, None]
+    X = np.column_stack([np.ones(len(df)), d, centred, d * centred])
+    fit = sm.OLS(df.y.to_numpy(), X).fit(cov_type="nonrobust")
+    extra = centred @ fit.params[4:] * target / target.mean()
+    expected = fit.bse[1] ** 2 + np.sum(extra ** 2) / len(df) ** 2
+    assert r.estimate == pytest.approx(fit.params[1], rel=1e-10)
+    assert r.std_error == pytest.approx(np.sqrt(expected), rel=1e-10)
+    assert r.se_type.startswith("classical")
+
+
 # --------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("call", [
     lambda df: E.difference_in_means(df, "y", "d", se="wild"),
+    lambda df: E.difference_in_means(df, "y", "d", se="cluster"),
+    lambda df: E.additive_regression(df, "y", "d", COVARIATES, se="cluster"),
+    lambda df: E.difference_in_means(df, "y", "d", cluster="county", se="classical"),
+    lambda df: E.regression_adjustment(df, "y", "d", COVARIATES, "county", se="hc1"),
+    lambda df: E.difference_in_means(df, "y", "d", se="classical", return_scores=True),
+    lambda df: E.regression_adjustment(df, "y", "d", COVARIATES, se="classical",
+                                       return_scores=True),
+    lambda df: E.additive_regression(df, "y", "d", COVARIATES, se="classical",
+                                     return_scores=True),
     lambda df: E.difference_in_means(df, "y", "d", cluster="county", se="bootstrap"),
     lambda df: E.wild_cluster_bootstrap(df, "y", ["d"], "county", "d", weights="mammen"),
 ])
 def test_invalid_se_options_raise_invalid_option_error(call):
     with pytest.raises(E.InvalidOptionError):
         call(selected_sample(n=300))
+
+
+def test_cluster_without_a_cluster_column_says_what_to_do():
+    with pytest.raises(E.InvalidOptionError, match="needs a cluster column"):
+        E.difference_in_means(selected_sample(n=300), "y", "d", se="cluster")
+
+
+# --------------------------------------------------------------------------- multiplier bootstrap
+def equal_cluster_sample(seed=21, n_clusters=8, per_cluster=40):
+    rng = np.random.default_rng(seed)
+    cl = np.repeat(np.arange(n_clusters), per_cluster)
+    y = 0.2 + rng.normal(size=n_clusters)[cl] + rng.normal(size=len(cl))
+    return pd.DataFrame({"y": y, "cl": cl})
+
+
+@pytest.mark.parametrize("weights", ["webb", "rademacher"])
+def test_multiplier_bootstrap_of_a_mean_equals_wildboottest_unrestricted(weights):
+    # For a mean with equal cluster sizes, perturbing the cluster scores is exactly the
+    # unrestricted wild cluster bootstrap-t (WCU) of the intercept-only regression: the same
+    # draws (same stream and seed) must give the same p-value.
+    from analysis.estimators.inference import Clusters, multiplier_bootstrap
+    df = equal_cluster_sample()
+    y = df.y.to_numpy()
+    influence = y - y.mean()
+    clusters = Clusters("cl", df.cl.to_numpy())
+    se = E.influence_std_error(influence, clusters)
+    wild = E.WildOptions(reps=999, weights=weights, seed=5)
+    ours = multiplier_bootstrap(float(y.mean()), se, influence, clusters, wild)
+    model = sm.OLS(y, np.ones((len(y), 1)))
+    with contextlib.redirect_stdout(io.StringIO()):
+        theirs = wildboottest(model, param="const", cluster=df.cl.to_numpy(), B=999,
+                              weights_type=weights, impose_null=False, seed=5,
+                              show=False)
+    assert ours.p_value == pytest.approx(float(theirs["p-value"].iloc[0]), abs=1e-9)
+    assert ours.ci_low < y.mean() < ours.ci_high
+    assert "multiplier bootstrap-t" in ours.label
+
+
+def test_multiplier_interval_is_the_bootstrap_critical_value_times_the_se():
+    from analysis.estimators.inference import Clusters, multiplier_bootstrap, multiplier_t_draws, wild_draws
+    df = equal_cluster_sample(seed=22, n_clusters=6)
+    influence = df.y.to_numpy() - df.y.mean()
+    clusters = Clusters("cl", df.cl.to_numpy())
+    wild = E.WildOptions(reps=999, weights="rademacher", seed=1)   # 2^6 = 64: enumerated
+    boot = multiplier_bootstrap(0.3, 0.1, influence, clusters, wild)
+    t_abs = np.abs(multiplier_t_draws(influence, clusters, wild_draws(6, wild)))
+    assert t_abs.shape == (64,)
+    # By hand for each sign vector: the perturbed scores, recentred, give the draw's own SE.
+    sums = np.bincount(clusters.codes, weights=influence) / len(influence)
+    signs = wild_draws(6, wild)
+    for b in (0, 17, 63):
+        shift = signs[:, b] @ sums
+        own = np.sqrt(6 / 5 * np.sum((signs[:, b] * sums - shift / 6) ** 2))
+        assert t_abs[b] == pytest.approx(abs(shift) / own)
+    assert boot.critical_value == pytest.approx(np.quantile(t_abs, 0.95))
+    assert (boot.ci_low, boot.ci_high) == pytest.approx((0.3 - boot.critical_value * 0.1,
+                                                         0.3 + boot.critical_value * 0.1))
+    assert boot.p_value == pytest.approx(np.mean(t_abs >= 3.0 * (1 - 1e-10)))
+    assert "all 64 sign vectors" in boot.label
+
+
+def test_logit_ame_influence_function_reproduces_the_delta_method():
+    # The coefficient part of the AME's influence function, summed within clusters, is the
+    # delta method on statsmodels' cluster sandwich (without its small-sample factors).
+    df = selected_sample(seed=23, n_clusters=12)
+    df["employed"] = (df.y > 2).astype(int)
+    X = sm.add_constant(df[["d", *COVARIATES]]).to_numpy()
+    fit = sm.Logit(df.employed.to_numpy(), X).fit(
+        disp=0, cov_type="cluster", cov_kwds={"groups": df.county, "use_correction": False})
+    treated = df.d.to_numpy() == 1
+    x1, x0 = X[treated].copy(), X[treated].copy()
+    x1[:, 1], x0[:, 1] = 1, 0
+    p1, p0 = fit.predict(x1), fit.predict(x0)
+    gradient = ((p1 * (1 - p1))[:, None] * x1 - (p0 * (1 - p0))[:, None] * x0).mean(axis=0)
+    from analysis.estimators.effects import _ame_influence
+    from analysis.estimators.inference import Clusters
+    coefficient_part = _ame_influence(fit, X, df.employed.to_numpy(float), treated,
+                                      np.zeros(treated.sum()), gradient)
+    clusters = Clusters("county", df.county.to_numpy())
+    se = E.influence_std_error(coefficient_part, clusters) * np.sqrt(11 / 12)
+    assert se == pytest.approx(np.sqrt(gradient @ fit.cov_params() @ gradient), rel=1e-6)
+
+
+@pytest.mark.parametrize("call", [
+    lambda df, **kw: E.ipw_att(df, "employed", "d", COVARIATES, "county", **kw),
+    lambda df, **kw: E.aipw(df, "employed", "d", COVARIATES, "county", estimand="ATT", **kw),
+    lambda df, **kw: E.logit_average_marginal_effect(df, "employed", "d", COVARIATES, "county",
+                                                     estimand="ATT", **kw),
+], ids=["ipw", "aipw", "logit"])
+def test_m_estimators_bootstrap_automatically_with_few_clusters(call):
+    few = selected_sample(seed=24, n_clusters=8)
+    few["employed"] = (few.y > 2).astype(int)
+    auto = call(few, wild=E.WildOptions(reps=499, seed=3))
+    again = call(few, wild=E.WildOptions(reps=499, seed=3))
+    analytic = call(few, se="analytic")
+    assert auto.se_type.startswith("cluster multiplier bootstrap-t (Webb weights, 499 draws)")
+    assert (auto.ci_low, auto.ci_high, auto.p_value) == (again.ci_low, again.ci_high,
+                                                         again.p_value)
+    assert auto.estimate == analytic.estimate
+    # With 8 clusters the bootstrap interval differs from t(7) on the same estimate.
+    assert auto.ci_high - auto.ci_low != pytest.approx(analytic.ci_high - analytic.ci_low)
+    many = selected_sample(seed=24, n_clusters=40)
+    many["employed"] = (many.y > 2).astype(int)
+    assert "t(G-1)" in call(many).se_type
+    with pytest.raises(E.InvalidOptionError, match="se must be one of"):
+        call(few, se="wild")

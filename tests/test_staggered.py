@@ -441,3 +441,20 @@ def test_doubly_robust_callaway_santanna_recovers_the_effect_under_conditional_t
 def test_callaway_santanna_rejects_an_unknown_method():
     with pytest.raises(E.InvalidOptionError, match="est_method"):
         S.callaway_santanna(staggered_panel(), "y", "id", "year", "g", ["x"], est_method="ols")
+
+
+def test_callaway_santanna_bootstraps_with_few_clusters():
+    df = staggered_panel(seed=17).assign(county=lambda d: d.id % 8)
+    auto = S.callaway_santanna(df, "y", "id", "year", "g", cluster="county", aggregate="event",
+                               wild=S.WildOptions(reps=499, seed=2))
+    analytic = S.callaway_santanna(df, "y", "id", "year", "g", cluster="county",
+                                   aggregate="event", se="analytic")
+    assert all(r.se_type.startswith("cluster multiplier bootstrap-t") for r in auto)
+    assert [r.estimate for r in auto] == [r.estimate for r in analytic]
+    assert [r.std_error for r in auto] == pytest.approx([r.std_error for r in analytic])
+    # One set of draws for every record: the critical value is shared by none in general,
+    # but every interval is centred on its estimate.
+    for r in auto:
+        assert (r.ci_low + r.ci_high) / 2 == pytest.approx(r.estimate)
+    by_unit = S.callaway_santanna(df, "y", "id", "year", "g")[0]
+    assert by_unit.se_type == "influence function, clustered by id, t(G-1)"

@@ -13,8 +13,9 @@ Conventions shared by all estimators
 * Rows with a missing value in a used column (outcome, treatment, covariates) are
   dropped and counted in ``notes``. A missing *cluster* id raises
   :class:`NanInClusterError` instead: dropping it would silently change the design.
-* OLS-based estimators (difference in means, regression adjustment, TWFE) report
-  HC1 or CR1 standard errors with t critical values. With fewer than
+* OLS-based estimators (difference in means, regression adjustment, additive regression, TWFE)
+  report HC1 or CR1 standard errors with t critical values by default; the cross-sectional ones
+  also offer the classical homoskedastic SE (``se="classical"``). With fewer than
   :data:`WILD_CLUSTER_THRESHOLD` clusters ``se="auto"`` switches to the restricted wild
   cluster bootstrap; the record's ``std_error`` is then still the CR1 SE, while
   ``p_value`` and the confidence interval come from the bootstrap.
@@ -60,8 +61,9 @@ from analysis.estimators.exceptions import (
 )
 from analysis.estimators.inference import (
     SE_MODES, WILD_CLUSTER_THRESHOLD, WILD_WEIGHTS, Clusters, OLSFit, WildOptions,
-    inference, influence_scores, influence_std_error, ols_effect, ols_score_factor,
-    resolve_se_mode, wcr_pvalue_function, wild_bootstrap_arrays, wild_draws, wild_label,
+    inference, influence_inference, influence_scores, influence_std_error, ols_effect,
+    ols_score_factor, resolve_influence_se_mode, resolve_se_mode, wcr_pvalue_function,
+    wild_bootstrap_arrays, wild_draws, wild_label,
 )
 
 ATE_TRIM = (0.01, 0.99)
@@ -189,6 +191,14 @@ def _ols_scores(sample, cluster, influence, n_params) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- OLS estimators
+def _refuse_classical_scores(mode, return_scores):
+    if return_scores and mode == "classical":
+        raise InvalidOptionError(
+            "return_scores=True needs a standard error that is a sum of per-observation scores "
+            "(se='hc1', 'cluster' or 'wild'); the classical SE assumes one error variance for "
+            "everyone and has none")
+
+
 def _record(method, estimand, outcome, treatment, sample, clusters, result, notes, alpha):
     estimate, se, ci_low, ci_high, p_value, label = result
     return EffectEstimate(
@@ -207,14 +217,18 @@ def difference_in_means(df, outcome, treatment, cluster=None, *, se="auto", alph
 
     Parameters
     ----------
-    se : {"auto", "cluster", "wild"}
-        With ``cluster``: CR1 ("cluster"), the WCR wild cluster bootstrap ("wild"), or
-        the bootstrap only when there are fewer than :data:`WILD_CLUSTER_THRESHOLD`
-        clusters ("auto"). Ignored (HC1) without ``cluster``, except "wild" raises.
+    se : {"auto", "classical", "hc1", "cluster", "wild"}
+        Without ``cluster``: HC1 ("auto" or "hc1") or the classical homoskedastic OLS SE
+        ("classical", the pooled-variance two-sample SE). With ``cluster``: CR1 ("cluster"),
+        the WCR wild cluster bootstrap ("wild"), or the bootstrap only when there are fewer
+        than :data:`WILD_CLUSTER_THRESHOLD` clusters ("auto"). An option that contradicts
+        ``cluster`` ("classical"/"hc1" with it, "cluster"/"wild" without) raises
+        :class:`InvalidOptionError`.
     wild : WildOptions
         Draws, weights and seed of the bootstrap.
     return_scores : bool, default False
-        Also return the cluster-level scores of the estimate (:func:`score_series`).
+        Also return the cluster-level scores of the estimate (:func:`score_series`); not with
+        ``se="classical"``, which has none (:class:`InvalidOptionError`).
 
     Returns
     -------
@@ -227,6 +241,7 @@ def difference_in_means(df, outcome, treatment, cluster=None, *, se="auto", alph
     sample, note = prepare(df, [outcome, treatment], treatment=treatment, cluster=cluster)
     clusters = make_clusters(sample, cluster)
     mode = resolve_se_mode(se, clusters)
+    _refuse_classical_scores(mode, return_scores)
     X = sm.add_constant(sample[treatment].to_numpy(float), has_constant="add")
     fit = OLSFit.of(sample[outcome].to_numpy(float), X)
     result = ols_effect(fit.y, X, 1, clusters, mode, alpha, wild=wild, fit=fit)
@@ -261,7 +276,9 @@ def regression_adjustment(df, outcome, treatment, covariates, cluster=None, *,
 
     SE: the coefficient's OLS influence function plus ``delta'(X_i - m) T_i / P(T)``
     (``delta`` = interaction coefficients, ``T`` = target indicator), which accounts for
-    estimating ``m``; HC1 or CR1 scaled. ``se="wild"`` bootstraps the stacked
+    estimating ``m``; HC1 or CR1 scaled. ``se="classical"`` adds the homoskedastic variance
+    of the coefficient and the variance of the ``m`` term (:func:`classical_std_error`).
+    ``se="wild"`` bootstraps the stacked
     regression coefficient holding ``m`` fixed, and the SE it reports (CR1) holds ``m`` fixed
     too, so standard error, p-value and interval describe the same quantity.
 
@@ -287,6 +304,7 @@ def regression_adjustment(df, outcome, treatment, covariates, cluster=None, *,
                            cluster=cluster)
     clusters = make_clusters(sample, cluster)
     mode = resolve_se_mode(se, clusters)
+    _refuse_classical_scores(mode, return_scores)
     target = _target(sample, treatment, estimand)
     x = sample[covariates].to_numpy(float)
     d = sample[treatment].to_numpy(float)
@@ -306,6 +324,62 @@ def regression_adjustment(df, outcome, treatment, covariates, cluster=None, *,
     held_fixed = mode == "wild" and clusters is not None
     influence = fit.influence(1) + (0 if held_fixed else extra)
     return record, _ols_scores(sample, cluster, influence, X.shape[1])
+
+
+ADDITIVE_ESTIMAND = "OLS-weighted average of effects"
+"""Estimand of :func:`additive_regression`: neither the ATE nor the ATT unless effects are equal."""
+
+
+def additive_regression(df, outcome, treatment, covariates, cluster=None, *, se="auto",
+                        alpha=0.05, wild=WildOptions(), return_scores=False):
+    """Plain additive regression adjustment: the coefficient on D in OLS of y on (1, D, X).
+
+    The specification of most applied work before the treatment-effects literature (e.g.
+    Dehejia & Wahba 1999, Table 3, column 2). When the effect of D varies with X, the
+    coefficient is a weighted average of covariate-specific effects with weights proportional
+    to the conditional variance of D, not the ATE or the ATT (Angrist 1998; Angrist & Pischke
+    2009, sec. 3.3.1); with linear covariates it is a convex combination of effects on the
+    treated and untreated whose weights fall with each group's share (Słoczyński 2022). It
+    equals the ATE and the ATT only if the effect is the same for everyone; for those
+    estimands use :func:`regression_adjustment`.
+
+    Parameters
+    ----------
+    covariates : list of str
+        Entered additively, no interactions with D.
+    se, wild, return_scores
+        As in :func:`difference_in_means`; the SE is that of the OLS coefficient.
+
+    Returns
+    -------
+    EffectEstimate or (EffectEstimate, pandas.Series)
+        ``method="additive_regression"``, ``estimand`` :data:`ADDITIVE_ESTIMAND`; with
+        ``return_scores`` also the scores.
+
+    Raises
+    ------
+    SingularDesignError
+        If treatment and covariates are collinear.
+    """
+    covariates = list(covariates)
+    sample, note = prepare(df, [outcome, treatment, *covariates], treatment=treatment,
+                           cluster=cluster)
+    clusters = make_clusters(sample, cluster)
+    mode = resolve_se_mode(se, clusters)
+    _refuse_classical_scores(mode, return_scores)
+    X = sm.add_constant(sample[[treatment, *covariates]].to_numpy(float), has_constant="add")
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise SingularDesignError(f"treatment {treatment!r} and covariates {covariates} are "
+                                  "collinear")
+    fit = OLSFit.of(sample[outcome].to_numpy(float), X)
+    result = ols_effect(fit.y, X, 1, clusters, mode, alpha, wild=wild, fit=fit)
+    notes = join_notes(note, "coefficient of an additive OLS: equals the ATE or ATT only if "
+                             "effects are homogeneous")
+    record = _record("additive_regression", ADDITIVE_ESTIMAND, outcome, treatment, sample,
+                     clusters, result, notes, alpha)
+    if not return_scores:
+        return record
+    return record, _ols_scores(sample, cluster, fit.influence(1), X.shape[1])
 
 
 # --------------------------------------------------------------------------- wild bootstrap
@@ -366,7 +440,7 @@ def wild_cluster_bootstrap(df, outcome, regressors, cluster, coef, *, reps=999,
 
 # --------------------------------------------------------------------------- logit AME
 def logit_average_marginal_effect(df, outcome, treatment, covariates, cluster=None, *,
-                                  estimand="ATE", alpha=0.05):
+                                  estimand="ATE", alpha=0.05, se="auto", wild=WildOptions()):
     """Average marginal effect of a binary treatment from a logit model.
 
     ``AME = mean_i [Lambda(x_i1' b) - Lambda(x_i0' b)]`` over all rows (ATE) or the
@@ -382,6 +456,13 @@ def logit_average_marginal_effect(df, outcome, treatment, covariates, cluster=No
         A 0/1 column (else :class:`NonBinaryOutcomeError`).
     estimand : {"ATE", "ATT"}
         Average the discrete change over all rows or over the treated.
+    se : {"auto", "analytic", "multiplier"}
+        With ``cluster`` and fewer than :data:`WILD_CLUSTER_THRESHOLD` clusters ("auto") or
+        always ("multiplier"): the p-value and interval of the cluster multiplier bootstrap-t
+        on the AME's influence function, which also counts the sampling of the covariates
+        averaged over; its SE is that influence function's. Otherwise the delta method.
+    wild : WildOptions
+        Draws, weights and seed of the multiplier bootstrap.
 
     Returns
     -------
@@ -401,12 +482,31 @@ def logit_average_marginal_effect(df, outcome, treatment, covariates, cluster=No
     p1, p0 = fit.predict(x1), fit.predict(x0)
     gradient = ((p1 * (1 - p1))[:, None] * x1 - (p0 * (1 - p0))[:, None] * x0).mean(axis=0)
     estimate = float(np.mean(p1 - p0))
+    if resolve_influence_se_mode(se, clusters) == "multiplier":
+        influence = _ame_influence(fit, X, sample[outcome].to_numpy(float), target,
+                                   p1 - p0, gradient)
+        result = (estimate, *influence_inference(estimate, influence, clusters, "multiplier",
+                                                 wild, alpha))
+        return _record("logit_average_marginal_effect", estimand, outcome, treatment, sample,
+                       clusters, result, note, alpha)
     se = float(np.sqrt(gradient @ fit.cov_params() @ gradient))
     label = (f"delta method, logit cluster-robust by {clusters.name}, t(G-1)" if clusters
              else "delta method, logit HC0")
     result = (estimate, se, *inference(estimate, se, alpha, _cluster_df(clusters)), label)
     return _record("logit_average_marginal_effect", estimand, outcome, treatment, sample,
                    clusters, result, note, alpha)
+
+
+def _ame_influence(fit, X, y, target, changes, gradient):
+    """Per-row influence function of a logit AME over ``target`` rows: the averaging over the
+    target (``target_i (change_i - AME) / P(target)``) plus the coefficients' own,
+    ``gradient' (E[p(1-p)xx'])^-1 x_i (y_i - p_i)`` (Newey & McFadden 1994, sec. 6)."""
+    p = fit.predict(X)
+    info = X.T @ (X * (p * (1 - p))[:, None]) / len(y)
+    coefficients = (X * (y - p)[:, None]) @ np.linalg.solve(info, gradient)
+    averaging = np.zeros(len(y))
+    averaging[target] = (changes - changes.mean()) / target.mean()
+    return averaging + coefficients
 
 
 def _fit_logit(y, X, clusters=None):

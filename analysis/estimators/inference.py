@@ -10,6 +10,9 @@ Conventions
 * OLS coefficients (:func:`ols_effect`) get HC1 or CR1 standard errors,
   ``CR1 = G/(G-1) * (N-1)/(N-K)`` times the cluster sandwich, with t critical values on
   G-1 (clustered) or N-K (HC1) degrees of freedom; K may include absorbed fixed effects.
+  ``se="classical"`` gives the homoskedastic OLS standard error ``s^2 (X'X)^-1`` with
+  ``s^2 = RSS/(N-K)``, the kind printed by papers of the 1980s and 1990s (LaLonde 1986;
+  Dehejia & Wahba 1999), on t(N-K).
 * With fewer than :data:`WILD_CLUSTER_THRESHOLD` clusters ``se="auto"`` switches to the
   restricted wild cluster bootstrap, WCR (Cameron, Gelbach & Miller 2008), computed as in
   Roodman, MacKinnon, Nielsen & Webb (2019); the reported standard error is then still the
@@ -48,7 +51,8 @@ WILD_CLUSTER_THRESHOLD = 30
 Cameron, Gelbach & Miller (2008) and MacKinnon & Webb (2017) show CR1 t-tests
 over-reject badly with fewer than roughly 30-50 clusters."""
 
-SE_MODES = ("auto", "cluster", "wild")
+SE_MODES = ("auto", "classical", "hc1", "cluster", "wild")
+UNCLUSTERED_SE_MODES = ("classical", "hc1")
 WILD_WEIGHTS = {
     "rademacher": np.array([-1.0, 1.0]),
     # Webb (2014) six-point distribution, ordered as in the `wildboottest` package.
@@ -121,12 +125,25 @@ def ols_score_factor(n: int, big_k: int, clusters: Clusters | None) -> float:
 
 
 def resolve_se_mode(se: str, clusters: Clusters | None) -> str:
-    """Map the user's ``se`` option to "hc1", "cluster" or "wild"."""
+    """Map the user's ``se`` option to "classical", "hc1", "cluster" or "wild".
+
+    "auto" is HC1 without clusters and CR1 (or, below :data:`WILD_CLUSTER_THRESHOLD`
+    clusters, the wild bootstrap) with them. "classical" and "hc1" are unclustered and refuse a
+    cluster column; "cluster" and "wild" need one. A contradiction raises
+    :class:`InvalidOptionError` rather than silently giving another standard error.
+    """
     if se not in SE_MODES:
         raise InvalidOptionError(f"se must be one of {SE_MODES}, got {se!r}")
+    if se in UNCLUSTERED_SE_MODES:
+        if clusters is not None:
+            raise InvalidOptionError(
+                f"se={se!r} is an unclustered standard error, but the estimate is clustered by "
+                f"{clusters.name!r}; drop the cluster column or use se='cluster' or 'wild'")
+        return se
     if clusters is None:
-        if se == "wild":
-            raise InvalidOptionError("se='wild' needs a cluster column")
+        if se in ("cluster", "wild"):
+            raise InvalidOptionError(f"se={se!r} needs a cluster column; pass cluster=... or "
+                                     "use se='hc1' or 'classical'")
         return "hc1"
     if clusters.n < 2:
         raise NoVariationError(f"only one cluster in {clusters.name!r}; cannot cluster")
@@ -167,10 +184,11 @@ class OLSFit:
 
 def ols_effect(y, X, j, clusters, mode, alpha, *, extra_influence=None,
                extra_k=0, wild=WildOptions(), fit=None):
-    """Coefficient ``j`` of OLS of ``y`` on ``X`` with HC1 / CR1 / wild inference.
+    """Coefficient ``j`` of OLS of ``y`` on ``X`` with classical / HC1 / CR1 / wild inference.
 
-    ``extra_influence`` adds a per-row term to the coefficient's influence function
-    (used by regression adjustment for the sampling error of covariate means);
+    ``mode`` is a result of :func:`resolve_se_mode`; "classical" uses
+    :func:`classical_std_error`. ``extra_influence`` adds a per-row term to the coefficient's
+    influence function (used by regression adjustment for the sampling error of covariate means);
     ``extra_k`` adds absorbed parameters (fixed effects) to K in the df correction;
     ``fit`` reuses an :class:`OLSFit` of the same ``y`` and ``X``.
     Returns ``(estimate, se, ci_low, ci_high, p_value, se_label)``.
@@ -182,6 +200,11 @@ def ols_effect(y, X, j, clusters, mode, alpha, *, extra_influence=None,
     if extra_influence is not None:
         influence = influence + extra_influence
     big_k = k + extra_k
+    if clusters is None and mode == "classical":
+        se = classical_std_error(fit, j, n - big_k, extra_influence)
+        label = ("classical (homoskedastic OLS)" if extra_influence is None else
+                 "classical (homoskedastic OLS) plus the sampling variance of covariate means")
+        return (estimate, se, *inference(estimate, se, alpha, n - big_k), label)
     if clusters is None:
         se = float(np.sqrt(n / (n - big_k)) * influence_std_error(influence, None))
         return (estimate, se, *inference(estimate, se, alpha, n - big_k), "HC1")
@@ -200,6 +223,19 @@ def ols_effect(y, X, j, clusters, mode, alpha, *, extra_influence=None,
                    * influence_std_error(fit.influence(j), clusters))
         label += "; covariate means held fixed, as in the bootstrap"
     return estimate, se, ci_low, ci_high, p_value, label
+
+
+def classical_std_error(fit: OLSFit, j: int, df_resid: int, extra_influence=None) -> float:
+    """Homoskedastic SE of coefficient ``j``: ``sqrt(s^2 [(X'X)^-1]_jj)``, ``s^2 = RSS/df_resid``.
+
+    ``extra_influence`` (regression adjustment's covariate-mean term, a function of the
+    covariates only and so uncorrelated with the errors) adds ``sum(extra^2) / N^2`` to the
+    variance. Not a sum of per-observation scores: estimators refuse ``return_scores`` with it.
+    """
+    variance = fit.resid @ fit.resid / df_resid * fit.bread[j, j]
+    if extra_influence is not None:
+        variance += np.sum(extra_influence ** 2) / len(fit.y) ** 2
+    return float(np.sqrt(variance))
 
 
 def _enumerate(wild: WildOptions, n_clusters: int) -> bool:
@@ -297,3 +333,100 @@ def wild_bootstrap_arrays(y, X, codes, j, wild: WildOptions, alpha=0.05, null=0.
     ci_low = _invert(p_value, beta_j, scale, alpha, -1)
     ci_high = _invert(p_value, beta_j, scale, alpha, +1)
     return p_value(null), ci_low, ci_high
+
+
+# --------------------------------------------------------------------------- multiplier bootstrap
+INFLUENCE_SE_MODES = ("auto", "analytic", "multiplier")
+
+
+def resolve_influence_se_mode(se: str, clusters: Clusters | None) -> str:
+    """Map an M-estimator's ``se`` option to "analytic" or "multiplier".
+
+    ``"auto"`` uses the cluster multiplier bootstrap below :data:`WILD_CLUSTER_THRESHOLD`
+    clusters, as the OLS estimators switch to the wild cluster bootstrap there.
+    """
+    if se not in INFLUENCE_SE_MODES:
+        raise InvalidOptionError(f"se must be one of {INFLUENCE_SE_MODES}, got {se!r}")
+    if clusters is None:
+        if se == "multiplier":
+            raise InvalidOptionError("se='multiplier' needs a cluster column")
+        return "analytic"
+    if clusters.n < 2:
+        raise NoVariationError(f"only one cluster in {clusters.name!r}; cannot cluster")
+    if se == "auto":
+        return "multiplier" if clusters.n < WILD_CLUSTER_THRESHOLD else "analytic"
+    return se
+
+
+@dataclass(frozen=True)
+class MultiplierResult:
+    """Bootstrap-t inference for one estimate: p-value of ``null``, interval, label."""
+
+    p_value: float
+    ci_low: float
+    ci_high: float
+    critical_value: float
+    label: str
+
+
+def multiplier_t_draws(influence: np.ndarray, clusters: Clusters,
+                       draws: np.ndarray) -> np.ndarray:
+    """Bootstrap t statistics of the cluster score (multiplier) bootstrap.
+
+    With cluster scores ``S_c = sum_{i in c} IF_i / n`` and multipliers ``v_cb``, draw ``b``
+    perturbs the estimate by ``sum_c v_cb S_c`` and is studentized by the CR standard error
+    of its own perturbed scores, ``sqrt(G/(G-1) sum_c (v_cb S_c - mean_c v_cb S_c)^2)``
+    (the score bootstrap of Kline & Santos 2012, unrestricted, bootstrap-t). Studentizing
+    each draw is what gives the refinement over a fixed t(G-1) reference with few clusters.
+    """
+    g = clusters.n
+    sums = np.bincount(clusters.codes, weights=influence, minlength=g) / len(influence)
+    perturbed = sums[:, None] * draws
+    shift = perturbed.sum(axis=0)
+    centred = perturbed - shift / g
+    se_boot = np.sqrt(g / (g - 1) * np.sum(centred ** 2, axis=0))
+    return shift / np.maximum(se_boot, 1e-300)
+
+
+def multiplier_bootstrap(estimate: float, se: float, influence: np.ndarray,
+                         clusters: Clusters, wild, alpha: float = 0.05,
+                         null: float = 0.0) -> MultiplierResult:
+    """Symmetric bootstrap-t p-value and interval from the cluster multiplier bootstrap.
+
+    For M-estimators (logit average marginal effects, IPW, AIPW, Callaway-Sant'Anna) that
+    have an influence function but no regression to re-fit, so the restricted wild bootstrap
+    of :func:`wild_bootstrap_arrays` does not apply. Multipliers come from :func:`wild_draws`
+    (Webb's six-point weights by default, which suit few clusters; Webb 2014), so
+    ``wild.seed`` fixes the result. ``se`` is the estimate's clustered influence-function
+    SE; the interval is ``estimate -/+ c* se`` with ``c*`` the 1-alpha quantile of the
+    draws' ``|t*|``.
+    """
+    draws = wild_draws(clusters.n, wild)
+    t_boot = np.abs(multiplier_t_draws(influence, clusters, draws))
+    critical = float(np.quantile(t_boot, 1 - alpha))
+    if not np.isfinite(se) or se <= 0:
+        return MultiplierResult(np.nan, np.nan, np.nan, critical, "")
+    p_value = float(np.mean(t_boot >= abs(estimate - null) / se * (1 - 1e-10)))
+    size = f"all {draws.shape[1]} sign vectors" if _enumerate(wild, clusters.n) \
+        else f"{wild.reps} draws"
+    label = (f"cluster multiplier bootstrap-t ({wild.weights.capitalize()} weights, {size}) "
+             f"by {clusters.name}; SE from the influence function")
+    return MultiplierResult(p_value, estimate - critical * se, estimate + critical * se,
+                            critical, label)
+
+
+def influence_inference(estimate: float, influence: np.ndarray, clusters: Clusters | None,
+                        mode: str, wild, alpha: float = 0.05):
+    """``(se, ci_low, ci_high, p_value, label)`` of an M-estimator from its influence function.
+
+    ``mode`` from :func:`resolve_influence_se_mode`: "analytic" uses the normal reference
+    unclustered and t(G-1) clustered; "multiplier" keeps the same SE and takes the p-value and
+    interval from :func:`multiplier_bootstrap`.
+    """
+    se = influence_std_error(influence, clusters)
+    if mode == "multiplier" and clusters is not None:
+        boot = multiplier_bootstrap(estimate, se, influence, clusters, wild, alpha)
+        return se, boot.ci_low, boot.ci_high, boot.p_value, boot.label
+    label = (f"influence function, clustered by {clusters.name}, t(G-1)" if clusters
+             else "influence function (robust)")
+    return (se, *inference(estimate, se, alpha, clusters.n - 1 if clusters else None), label)

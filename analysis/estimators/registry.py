@@ -94,17 +94,18 @@ def _regression_adjustment(i: EstimationInput, scores: bool = False):
 
 def _logit(i: EstimationInput, scores: bool = False):
     return effects.logit_average_marginal_effect(i.data, i.outcome, i.treatment,
-                                                 list(i.covariates), i.cluster, estimand="ATT")
+                                                 list(i.covariates), i.cluster, estimand="ATT",
+                                                 wild=_wild(i))
 
 
 def _ipw(i: EstimationInput, scores: bool = False):
     return effects.ipw_att(i.data, i.outcome, i.treatment, list(i.covariates), i.cluster,
-                           return_scores=scores)
+                           wild=_wild(i), return_scores=scores)
 
 
 def _aipw(i: EstimationInput, scores: bool = False):
     return effects.aipw(i.data, i.outcome, i.treatment, list(i.covariates), i.cluster,
-                        estimand="ATT", return_scores=scores)
+                        estimand="ATT", wild=_wild(i), return_scores=scores)
 
 
 def _twfe(i: EstimationInput, scores: bool = False):
@@ -117,7 +118,7 @@ def _callaway_santanna(i: EstimationInput, scores: bool = False):
     result = staggered.callaway_santanna(i.data, i.outcome, i.unit, i.time, i.first_treated,
                                          list(i.covariates), cluster=i.cluster,
                                          aggregate="simple", est_method="dr",
-                                         return_scores=scores)
+                                         wild=_wild(i), return_scores=scores)
     return (result[0][0], result[1]) if scores else result[0]
 
 

@@ -27,8 +27,8 @@ from analysis.estimators.exceptions import (
     InvalidOptionError, NoVariationError, PanelStructureError, SingularDesignError,
 )
 from analysis.estimators.inference import (
-    Clusters, OLSFit, WildOptions, inference, influence_scores, influence_std_error, ols_effect,
-    resolve_se_mode,
+    Clusters, OLSFit, WildOptions, influence_inference, influence_scores, ols_effect,
+    resolve_influence_se_mode, resolve_se_mode,
 )
 
 CONTROL_GROUPS = ("never_treated", "not_yet_treated")
@@ -294,7 +294,6 @@ def _reg_did(dy, treated, x):
     """Outcome-regression DiD for one 2x2 cell (Heckman, Ichimura & Todd 1997;
     ``reg_did_panel`` of Sant'Anna & Zhao 2020). ``x`` includes an intercept, so with
     no covariates this is the difference in mean changes. Returns ATT and IF."""
-    n = len(dy)
     control = ~treated
     beta, bread = _control_regression(dy, control, x)
     fitted = x @ beta
@@ -477,7 +476,7 @@ def _cs_aggregations(cells, cohort, aggregate):
 def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *,
                       control_group="never_treated", cluster=None, aggregate="simple",
                       alpha=0.05, return_scores=False, base_period="varying", est_method="dr",
-                      return_influence=False):
+                      return_influence=False, se="auto", wild=WildOptions()):
     """Heterogeneity-robust staggered DiD of Callaway & Sant'Anna (2021), balanced panels.
 
     Group-time effects ``ATT(g,t)`` compare the change in outcomes from the base
@@ -514,6 +513,13 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
         Estimator of each (g,t) cell when there are covariates (R ``did``'s names). The
         propensity methods fit a logit of cohort membership within each cell and drop
         controls whose score exceeds :data:`PSCORE_TRIM`, as R ``DRDID``.
+    se : {"auto", "analytic", "multiplier"}
+        t(G-1) on the clustered influence-function SE, or the p-value and interval of the
+        cluster multiplier bootstrap-t (:func:`analysis.estimators.inference.multiplier_bootstrap`,
+        the same draws for every record); "auto" bootstraps below
+        :data:`~analysis.estimators.inference.WILD_CLUSTER_THRESHOLD` clusters.
+    wild : WildOptions
+        Draws, weights and seed of the multiplier bootstrap.
     return_influence : bool, default False
         Also return the per-unit influence functions of every record, an (n units x n
         records) array, and the :class:`Clusters` they are summed over: the covariance
@@ -578,15 +584,16 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
             raise NoVariationError("no cohort has control units after its treatment")
     codes, ids = pd.factorize(first[cluster] if cluster else first.index, sort=True)
     clusters = Clusters(cluster or unit, codes.astype(np.int64))
+    mode = resolve_influence_se_mode(se, clusters)
     aggregations = _cs_aggregations(cells, cohort, aggregate)
     records = []
     for label, est, influence, extra in aggregations:
-        se = influence_std_error(influence, clusters)
+        std_error, ci_low, ci_high, p_value, se_label = influence_inference(
+            float(est), influence, clusters, mode, wild, alpha)
         records.append(EffectEstimate(
-            "callaway_santanna", label, outcome, first_treated, float(est), se,
-            *inference(est, se, alpha, clusters.n - 1), len(cohort) * len(periods),
-            int((cohort > 0).sum()), clusters.n, clusters.name,
-            f"influence function, clustered by {clusters.name}, t(G-1)",
+            "callaway_santanna", label, outcome, first_treated, float(est), std_error,
+            ci_low, ci_high, p_value, len(cohort) * len(periods),
+            int((cohort > 0).sum()), clusters.n, clusters.name, se_label,
             join_notes(note, f"control group: {control_group}",
                        f"base period: {base_period}",
                        f"{CELL_METHOD_NOTES[est_method]} with covariates "

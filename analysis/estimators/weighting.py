@@ -15,11 +15,13 @@ import pandas as pd
 import statsmodels.api as sm
 
 from analysis.estimators.effects import (
-    ATE_TRIM, ATT_TRIM, _check_estimand, _cluster_df, _fit_logit, _record,
+    ATE_TRIM, ATT_TRIM, _check_estimand, _fit_logit, _record,
     join_notes, make_clusters, prepare, score_series,
 )
 from analysis.estimators.exceptions import InvalidOptionError, NoVariationError
-from analysis.estimators.inference import inference, influence_std_error
+from analysis.estimators.inference import (
+    WildOptions, influence_inference, resolve_influence_se_mode,
+)
 
 
 # --------------------------------------------------------------------------- propensity scores
@@ -102,7 +104,7 @@ def _pscore_linear_rep(ps: Propensity) -> np.ndarray:
 
 
 def ipw_att(df, outcome, treatment, covariates, cluster=None, *, trim=ATT_TRIM, alpha=0.05,
-            return_scores=False):
+            se="auto", wild=WildOptions(), return_scores=False):
     """ATT by normalized (Hajek) inverse-probability weighting.
 
     ``ATT = mean_{D=1}(y) - sum_{D=0} w_i y_i / sum_{D=0} w_i`` with ``w = p/(1-p)`` and
@@ -115,6 +117,13 @@ def ipw_att(df, outcome, treatment, covariates, cluster=None, *, trim=ATT_TRIM, 
     ----------
     trim : (float, float) or None, default :data:`ATT_TRIM`
         Keep rows whose estimated score lies in ``[low, high]``, then refit.
+    se : {"auto", "analytic", "multiplier"}
+        With ``cluster``: t(G-1) on the clustered influence-function SE ("analytic"), or
+        the p-value and interval of the cluster multiplier bootstrap-t
+        (:func:`analysis.estimators.inference.multiplier_bootstrap`, "multiplier"); "auto"
+        bootstraps below :data:`WILD_CLUSTER_THRESHOLD` clusters.
+    wild : WildOptions
+        Draws, weights and seed of the multiplier bootstrap.
     return_scores : bool, default False
         Also return the cluster-level scores (:func:`score_series`;
         ``std_error^2 = G/(G-1) * sum(scores^2)``).
@@ -140,21 +149,19 @@ def ipw_att(df, outcome, treatment, covariates, cluster=None, *, trim=ATT_TRIM, 
     inf_cont = (w_cont * (y - eta_cont) + _pscore_linear_rep(ps) @ moment) / np.mean(w_cont)
     notes = join_notes(note, ps.trim_note, _score_range_note(ps))
     record = _m_record("ipw_att", "ATT", outcome, treatment, ps.sample, cluster,
-                       eta_treat - eta_cont, inf_treat - inf_cont, notes, alpha)
+                       eta_treat - eta_cont, inf_treat - inf_cont, notes, alpha, se, wild)
     if not return_scores:
         return record
     return record, score_series(ps.sample, cluster, inf_treat - inf_cont)
 
 
 def _m_record(method, estimand, outcome, treatment, sample, cluster, estimate, influence,
-              notes, alpha):
+              notes, alpha, se="auto", wild=WildOptions()):
     clusters = make_clusters(sample, cluster)
-    se = influence_std_error(influence, clusters)
-    label = (f"influence function, clustered by {cluster}, t(G-1)" if clusters
-             else "influence function (robust)")
-    bounds = inference(estimate, se, alpha, _cluster_df(clusters))
+    mode = resolve_influence_se_mode(se, clusters)
+    result = influence_inference(float(estimate), influence, clusters, mode, wild, alpha)
     return _record(method, estimand, outcome, treatment, sample, clusters,
-                   (float(estimate), se, *bounds, label), notes, alpha)
+                   (float(estimate), *result), notes, alpha)
 
 
 # --------------------------------------------------------------------------- AIPW
@@ -205,7 +212,7 @@ def _aipw_ate(y, ps: Propensity):
 
 
 def aipw(df, outcome, treatment, covariates, cluster=None, *, estimand="ATE", trim="auto",
-         alpha=0.05, return_scores=False):
+         alpha=0.05, se="auto", wild=WildOptions(), return_scores=False):
     """Augmented IPW (doubly robust) estimate of the ATE or ATT.
 
     Logit propensity score and linear outcome models by arm (only the control model
@@ -219,7 +226,7 @@ def aipw(df, outcome, treatment, covariates, cluster=None, *, estimand="ATE", tr
     estimand : {"ATE", "ATT"}
     trim : (float, float), None or "auto"
         As in :func:`ipw_att`; "auto" uses :data:`ATT_TRIM` or :data:`ATE_TRIM`.
-    return_scores : bool, default False
+    se, wild, return_scores
         As in :func:`ipw_att`.
 
     Returns
@@ -238,7 +245,7 @@ def aipw(df, outcome, treatment, covariates, cluster=None, *, estimand="ATE", tr
     estimate, influence = (_aipw_att if estimand == "ATT" else _aipw_ate)(y, ps)
     notes = join_notes(note, ps.trim_note, _score_range_note(ps))
     record = _m_record("aipw", estimand, outcome, treatment, ps.sample, cluster, estimate,
-                       influence, notes, alpha)
+                       influence, notes, alpha, se, wild)
     if not return_scores:
         return record
     return record, score_series(ps.sample, cluster, influence)

@@ -25,7 +25,7 @@ QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least
 
 
 # Units of effects and indicators, with the decimals a reader needs.
-READER_UNIT_DECIMALS = {"percentage points": 1, "months": 2, "yuan": 0}
+READER_UNIT_DECIMALS = {"percentage points": 1, "months": 2, "yuan": 0, "dollars": 0}
 
 
 def format_value(value: float, unit: str, qualifier: str = "exact") -> str:
