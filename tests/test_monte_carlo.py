@@ -32,14 +32,33 @@ def test_the_monte_carlo_covers_several_programs_and_outcomes(monte_carlo, tmp_p
         rows = table[table["analysis"] == spec.name]
         expected = {name for name, e in ESTIMATORS.items()
                     if spec.outcome_info.binary or not e.binary_outcome_only}
-        assert set(rows["method"]) == expected, spec.name
-        assert set(rows["design"]) == set(monte_carlo.DESIGNS)
+        pooled = rows[rows["design"] == "national_pooled"]
+        assert set(pooled["method"]) == expected, spec.name
+        # With 8 county clusters every estimator bootstraps; its t(G-1) twin sits beside it.
+        # (4,000 persons leave too few in one province for some adjusted estimators.)
+        province = set(rows.loc[rows["design"] == "one_province", "method"])
+        suffix = monte_carlo.T_COMPANION_SUFFIX
+        assert province == {m for m in province if not m.endswith(suffix)} | {
+            m + suffix for m in province if not m.endswith(suffix)}, spec.name
+        assert {"difference_in_means", "callaway_santanna"} <= province
         assert np.isfinite(rows["mean_truth"]).all()
     # Each row's truth is its own analysis's: months worked are not a probability.
     truth = table.groupby("analysis")["mean_truth"].mean()
     assert truth["training__months_worked"] > 3 * truth["training__stable_employment"]
     monte_carlo.write(table, meta, tmp_path)
     assert (tmp_path / "monte_carlo.csv").exists() and (tmp_path / "monte_carlo.json").exists()
+
+
+def test_the_t_interval_twin_uses_the_same_estimate_and_standard_error(monte_carlo):
+    row = {"method": "ipw_att", "label": "Inverse-probability weighting", "estimate": 0.1,
+           "std_error": 0.04, "ci_low": 0.0, "ci_high": 0.3, "n_clusters": 8,
+           "se_type": "cluster multiplier bootstrap-t"}
+    twin = monte_carlo._t_interval_companion(row)
+    # t(7) 97.5% quantile, from a table: 2.364624.
+    assert twin["ci_low"] == pytest.approx(0.1 - 2.364624 * 0.04, abs=1e-6)
+    assert twin["ci_high"] == pytest.approx(0.1 + 2.364624 * 0.04, abs=1e-6)
+    assert twin["method"] == "ipw_att" + monte_carlo.T_COMPANION_SUFFIX
+    assert (twin["estimate"], twin["std_error"]) == (0.1, 0.04)
 
 
 def test_the_provinces_monte_carlo_scores_raw_and_shrunken_intervals(tmp_path):

@@ -10,6 +10,7 @@ list. To add an estimator: write it in :mod:`analysis.estimators.effects` or
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -115,11 +116,24 @@ def _twfe(i: EstimationInput, scores: bool = False):
 
 def _callaway_santanna(i: EstimationInput, scores: bool = False):
     # With covariates, conditional parallel trends and the doubly robust cells (R did's default).
-    result = staggered.callaway_santanna(i.data, i.outcome, i.unit, i.time, i.first_treated,
-                                         list(i.covariates), cluster=i.cluster,
-                                         aggregate="simple", est_method="dr",
-                                         wild=_wild(i), return_scores=scores)
-    return (result[0][0], result[1]) if scores else result[0]
+    # A small cohort can separate perfectly in a cell's propensity model; the outcome-regression
+    # cells still identify the same conditional ATT, so they are used and the record says so.
+    def run(method):
+        return staggered.callaway_santanna(i.data, i.outcome, i.unit, i.time, i.first_treated,
+                                           list(i.covariates), cluster=i.cluster,
+                                           aggregate="simple", est_method=method,
+                                           wild=_wild(i), return_scores=scores)
+    try:
+        result, fallback = run("dr"), ""
+    except effects.SingularDesignError as error:
+        if str(error) != staggered.PROPENSITY_FAILURE:
+            raise
+        result = run("reg")
+        fallback = ("doubly robust not estimable (a small cohort's propensity model separates "
+                    "perfectly); outcome regression on the same covariates used instead")
+    records = result[0] if scores else result
+    first = dataclasses.replace(records[0], notes=effects.join_notes(records[0].notes, fallback))
+    return (first, result[1]) if scores else first
 
 
 ESTIMATORS: dict[str, Estimator] = {e.name: e for e in (

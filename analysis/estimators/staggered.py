@@ -18,9 +18,12 @@ exceptions of :mod:`analysis.estimators.effects`. Conventions specific to panels
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
 from analysis.estimators.effects import EffectEstimate, as_binary, check_columns, join_notes, prepare
 from analysis.estimators.exceptions import (
@@ -290,7 +293,7 @@ def _wide_panel(df, outcome, unit, time, first_treated, covariates, cluster):
     return wide, first["_cohort"].to_numpy(float), first, note
 
 
-def _reg_did(dy, treated, x):
+def _reg_did(dy, treated, x, propensity=None):
     """Outcome-regression DiD for one 2x2 cell (Heckman, Ichimura & Todd 1997;
     ``reg_did_panel`` of Sant'Anna & Zhao 2020). ``x`` includes an intercept, so with
     no covariates this is the difference in mean changes. Returns ATT and IF."""
@@ -315,6 +318,8 @@ def _control_regression(dy, control, x):
     return beta, np.linalg.inv(gram)
 
 
+PROPENSITY_FAILURE = ("the propensity model of a (g,t) cell cannot be fitted (perfect "
+                      "separation or collinear covariates in a small cohort)")
 PSCORE_TRIM = 0.995
 """Controls with a propensity score above this are dropped from a cell, as R ``DRDID``."""
 
@@ -327,24 +332,29 @@ def _cell_propensity(treated, x):
     if x.shape[1] == 1:  # no covariates: the score is the share treated, no fit needed
         params = np.array([np.log(d.mean() / (1 - d.mean()))])
     else:
-        fit = sm.GLM(d, x, family=sm.families.Binomial()).fit()
-        if not np.all(np.isfinite(fit.params)):
-            raise SingularDesignError("the propensity model of a (g,t) cell has no finite fit")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fit = sm.GLM(d, x, family=sm.families.Binomial()).fit()
+            except (np.linalg.LinAlgError, PerfectSeparationError) as error:
+                raise SingularDesignError(PROPENSITY_FAILURE) from error
+        separated = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
+        if separated or not fit.converged or not np.all(np.isfinite(fit.params)):
+            raise SingularDesignError(PROPENSITY_FAILURE)
         params = fit.params
     ps = np.minimum(1 / (1 + np.exp(-x @ params)), 1 - 1e-6)
     keep = treated | (ps < PSCORE_TRIM)
     information = x.T @ (x * (ps * (1 - ps))[:, None])
     if np.linalg.matrix_rank(information) < x.shape[1]:
-        raise SingularDesignError("covariates are collinear in the propensity model of a "
-                                  "(g,t) cell")
+        raise SingularDesignError(PROPENSITY_FAILURE)
     linear_rep = (x * (d - ps)[:, None]) @ np.linalg.inv(information) * len(d)
     return ps, keep, linear_rep
 
 
-def _ipw_did(dy, treated, x):
+def _ipw_did(dy, treated, x, propensity=None):
     """Normalized inverse-probability-weighted DiD for one cell (Abadie 2005; Sant'Anna &
     Zhao 2020 ``std_ipw_did_panel``, the ``ipw`` method of R ``did``). Returns ATT and IF."""
-    ps, keep, linear_rep = _cell_propensity(treated, x)
+    ps, keep, linear_rep = propensity or _cell_propensity(treated, x)
     w_treat = keep * treated
     w_cont = keep * ps * ~treated / (1 - ps)
     eta_treat = np.mean(w_treat * dy) / np.mean(w_treat)
@@ -355,11 +365,11 @@ def _ipw_did(dy, treated, x):
     return eta_treat - eta_cont, inf_treat - inf_cont
 
 
-def _dr_did(dy, treated, x):
+def _dr_did(dy, treated, x, propensity=None):
     """Doubly robust DiD for one cell (Sant'Anna & Zhao 2020 ``drdid_panel``, the default
     ``dr`` method of R ``did``): propensity weights applied to outcome changes net of a
     linear model of the controls' change. Consistent if either model is right."""
-    ps, keep, linear_rep = _cell_propensity(treated, x)
+    ps, keep, linear_rep = propensity or _cell_propensity(treated, x)
     beta, bread = _control_regression(dy, ~treated, x)
     resid = dy - x @ beta
     w_treat = keep * treated
@@ -382,21 +392,27 @@ CELL_METHOD_NOTES = {"reg": "outcome regression", "ipw": "inverse-probability we
 
 
 def _group_time_cells(wide, outcome, cohort, covariates, control_group,
-                      base_period="varying", est_method="reg"):
+                      base_period="varying", est_method="reg", post_only=False):
     """ATT(g,t) and n-vector influence functions. Post cells compare t with g-1. Pre cells
     compare t with t-1 (R ``did``'s "varying" base: short placebo differences) or, with
     ``base_period="universal"``, with g-1 like the post cells (long differences, the same
     reference as a two-way fixed-effects event study; the cell t = g-1 is then 0 by
-    construction and is returned as such)."""
+    construction and is returned as such). ``post_only`` skips the pre cells (aggregations
+    that do not use them)."""
     y = wide[outcome].to_numpy(float)
     periods = wide[outcome].columns.to_numpy()
     n = len(cohort)
     cells = []
+    # The propensity model of a cell depends only on its sample and base period, which post
+    # cells of a cohort share: fit it once per (cohort, base, sample).
+    propensities = {}
     for g in np.unique(cohort[cohort > 0]):
         base_post = np.flatnonzero(periods < g)[-1]
         first_cell = 0 if base_period == "universal" else 1  # varying needs a period before
         for t_idx in range(first_cell, len(periods)):
             t = periods[t_idx]
+            if post_only and t < g:
+                continue
             base = base_post if (g <= t or base_period == "universal") else t_idx - 1
             control = cohort == 0
             if control_group == "not_yet_treated":
@@ -409,18 +425,25 @@ def _group_time_cells(wide, outcome, cohort, covariates, control_group,
             if t_idx == base:  # universal base: the reference period itself
                 cells.append({"g": g, "t": t, "att": 0.0, "inf": np.zeros(n)})
                 continue
-            att, inf = CELL_ESTIMATORS[est_method](y[mask, t_idx] - y[mask, base],
-                                                   (cohort == g)[mask], x[mask])
+            treated = (cohort == g)[mask]
+            propensity = None
+            if est_method in ("dr", "ipw") and covariates:
+                key = (g, base, mask.tobytes())
+                if key not in propensities:
+                    propensities[key] = _cell_propensity(treated, x[mask])
+                propensity = propensities[key]
+            att, inf = CELL_ESTIMATORS[est_method](y[mask, t_idx] - y[mask, base], treated,
+                                                   x[mask], propensity)
             full = np.zeros(n)
             full[mask] = inf * n / mask.sum()
             cells.append({"g": g, "t": t, "att": att, "inf": full})
     return cells
 
 
-def _drop_cohorts_without_post_cells(cells):
+def _drop_cohorts_without_post_cells(cells, cohorts):
     """Cells of cohorts that have at least one post-treatment cell, and the cohorts dropped."""
     with_post = {c["g"] for c in cells if c["g"] <= c["t"]}
-    dropped = sorted({c["g"] for c in cells} - with_post)
+    dropped = sorted(set(cohorts) - with_post)
     return [c for c in cells if c["g"] in with_post], dropped
 
 
@@ -565,16 +588,18 @@ def callaway_santanna(df, outcome, unit, time, first_treated, covariates=None, *
         raise InvalidOptionError(f"est_method must be one of {tuple(CELL_ESTIMATORS)}")
     if return_scores and return_influence:
         raise InvalidOptionError("ask for return_scores or return_influence, not both")
+    post_only = aggregate in ("simple", "group")
     cells = _group_time_cells(wide, outcome, cohort, covariates, control_group, base_period,
-                              est_method)
-    n_possible = len(np.unique(cohort[cohort > 0])) * (
-        len(periods) - (0 if base_period == "universal" else 1))
+                              est_method, post_only)
+    cohorts = np.unique(cohort[cohort > 0])
+    n_possible = (sum(int((periods >= g).sum()) for g in cohorts) if post_only else
+                  len(cohorts) * (len(periods) - (0 if base_period == "universal" else 1)))
     if not cells:
         raise NoVariationError("no (g,t) cell has control units")
     if len(cells) < n_possible:
         note = join_notes(note, f"skipped {n_possible - len(cells)} (g,t) cells without "
                                 "control units")
-    cells, dropped = _drop_cohorts_without_post_cells(cells)
+    cells, dropped = _drop_cohorts_without_post_cells(cells, cohorts)
     if dropped:
         # As R `did`: with not-yet-treated controls and no never-treated units, the last cohort
         # has no one left to compare with once it is treated; it serves as a control only.
