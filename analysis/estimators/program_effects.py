@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.estimators import effects, heterogeneity, staggered
+from analysis.estimators.pretrends import influence_covariance
 from analysis.estimators.registry import ESTIMANDS, ESTIMATORS, EstimationInput, Estimator
 from analysis.estimators.spec import AnalysisSpec, check_against_panel, in_population
 
@@ -168,24 +169,40 @@ def headline_estimate(panel: pd.DataFrame, spec: AnalysisSpec, seed: int = 0) ->
     return table.iloc[0]
 
 
-def event_study_effects(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+@dataclass
+class EventStudy:
+    """Effects by years since first receipt, with what joint inference needs.
+
+    ``table`` has one row per estimator and event time (the reference year included, with no
+    standard error). ``covariance`` maps each estimator to the covariance of its estimated
+    (non-reference) coefficients, a DataFrame indexed by event time; ``n_clusters`` to the
+    clusters it was computed over.
+    """
+
+    table: pd.DataFrame
+    covariance: dict[str, pd.DataFrame]
+    n_clusters: dict[str, int]
+
+
+def event_study(panel: pd.DataFrame, spec: AnalysisSpec) -> EventStudy:
     """Effects by years since first receipt: TWFE event study and Callaway-Sant'Anna, made
     comparable: the same cohorts (those first treated after the first panel year, and the never
     treated) and the same reference (the year before first receipt, a universal base period
-    for Callaway-Sant'Anna), so their pre-receipt estimates are the same kind of object."""
+    for Callaway-Sant'Anna), so their pre-receipt estimates are the same kind of object.
+    Callaway-Sant'Anna conditions on the spec's covariates (doubly robust), as the headline does;
+    the TWFE event study has no covariates."""
     prepared = prepare_panel(panel, spec)
     first_year = prepared["year"].min()
     already = (prepared[FIRST_TREATED] > 0) & (prepared[FIRST_TREATED] <= first_year)
     comparable = prepared.loc[~already]
     years = prepared["year"].nunique()
     window = (-(years - 1), years - 1)
-    twfe = staggered.event_study(comparable, spec.outcome, "person_id", "year", FIRST_TREATED,
-                                 spec.cluster, window=window)
+    twfe, twfe_vcov = staggered.event_study(comparable, spec.outcome, "person_id", "year",
+                                            FIRST_TREATED, spec.cluster, window=window,
+                                            return_vcov=True)
     covariates, _ = usable_covariates(comparable, spec)
-    cs = staggered.callaway_santanna(comparable, spec.outcome, "person_id", "year",
-                                     FIRST_TREATED, covariates, cluster=spec.cluster,
-                                     aggregate="event", base_period="universal")[1:]
-    table = effects.estimates_to_frame(list(twfe) + list(cs))
+    cs, influence, clusters = _cs_event_study(comparable, spec, covariates)
+    table = effects.estimates_to_frame(list(twfe) + cs)
     reference = (table["method"] == "callaway_santanna") & (table["event_time"] == -1)
     table.loc[reference, ["std_error", "ci_low", "ci_high", "p_value"]] = np.nan
     table.loc[reference, "is_reference"] = True
@@ -195,7 +212,49 @@ def event_study_effects(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame
     table["label"] = table["method"].map(
         lambda name: ESTIMATORS[name].label if name in ESTIMATORS else "Two-way fixed effects "
                                                                        "event study")
-    return table
+    kept = [j for j, r in enumerate(cs) if r.event_time != -1 and np.isfinite(r.estimate)]
+    cs_vcov = pd.DataFrame(influence_covariance(influence[:, kept], clusters),
+                           index=[cs[j].event_time for j in kept],
+                           columns=[cs[j].event_time for j in kept])
+    return EventStudy(table, {"event_study_twfe": twfe_vcov, "callaway_santanna": cs_vcov},
+                      {"event_study_twfe": int(twfe[0].n_clusters), "callaway_santanna": clusters.n})
+
+
+def _cs_event_study(comparable, spec, covariates):
+    """Callaway-Sant'Anna by event time (universal base) with its influence functions."""
+    records, influence, clusters = cs_with_influence(comparable, spec, covariates, "event",
+                                                     "universal")
+    return records[1:], influence[:, 1:], clusters
+
+
+def cs_with_influence(prepared, spec, covariates, aggregate, base_period="varying"):
+    """Callaway-Sant'Anna records with their influence functions and clusters, as the headline
+    runs it: doubly robust on the covariates, or outcome-regression cells when a small cohort's
+    propensity model separates perfectly."""
+    def run(method):
+        return staggered.callaway_santanna(
+            prepared, spec.outcome, "person_id", "year", FIRST_TREATED, covariates,
+            cluster=spec.cluster, aggregate=aggregate, base_period=base_period,
+            est_method=method, return_influence=True)
+    try:
+        return run("dr")
+    except effects.SingularDesignError as error:
+        if str(error) != staggered.PROPENSITY_FAILURE:
+            raise
+        return run("reg")
+
+
+def group_time_effects(panel: pd.DataFrame, spec: AnalysisSpec):
+    """The headline's group-time effects ATT(g,t) (varying base: pre-receipt cells are short
+    placebo differences, R ``did``'s pre-test), with influence functions and clusters."""
+    prepared = prepare_panel(panel, spec)
+    covariates, _ = usable_covariates(prepared, spec)
+    return cs_with_influence(prepared, spec, covariates, "group_time")
+
+
+def event_study_effects(panel: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+    """The table of :func:`event_study`."""
+    return event_study(panel, spec).table
 
 
 def propensity_diagnostics(panel: pd.DataFrame, spec: AnalysisSpec) -> effects.OverlapDiagnostics:
@@ -300,6 +359,7 @@ class AnalysisResults:
     events: pd.DataFrame  # effects by years since first receipt
     true_events: pd.DataFrame | None  # planted effects by years since first receipt
     person_years: int
+    event_study: EventStudy | None = None  # the events with their covariances (None: failed)
 
 
 def analyse(panel: pd.DataFrame | None, spec: AnalysisSpec, truth: pd.DataFrame | None = None,
@@ -314,13 +374,16 @@ def analyse(panel: pd.DataFrame | None, spec: AnalysisSpec, truth: pd.DataFrame 
     check_against_panel(panel, spec)
     estimates = with_truth(estimate_effects(panel, spec, seed), truth, panel, spec)
     try:
-        events = event_study_effects(panel, spec)
+        dynamics = event_study(panel, spec)
+        events = dynamics.table
     except effects.EffectsError as error:
+        dynamics = None
         events = pd.DataFrame(columns=["method", "label", "event_time", "estimate", "std_error",
                                        "ci_low", "ci_high", "is_reference", "notes"])
         events.attrs["not_estimated"] = str(error)
     true_events = None if truth is None else true_event_time_effects(truth, panel, spec)
-    return AnalysisResults(spec, panel, estimates, events, true_events, len(prepare_panel(panel, spec)))
+    return AnalysisResults(spec, panel, estimates, events, true_events,
+                           len(prepare_panel(panel, spec)), dynamics)
 
 
 # ----------------------------------------------------------------------------------------------

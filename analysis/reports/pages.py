@@ -409,3 +409,219 @@ def _targets_display(table: pd.DataFrame) -> pd.DataFrame:
                              for v, u, fig in zip(table["actual_value"], table["unit"],
                                                   table["actual_figure_id"])],
     })
+
+
+# ----------------------------------------------------------------------------------------------
+# R did's mpdta: a staggered benchmark
+
+def mpdta_section(report: UnitReport) -> None:
+    """R ``did``'s ``mpdta`` (Callaway and Sant'Anna 2021): every number R reports beside ours."""
+    from analysis.estimators import mpdta
+    from analysis.reports import wording
+
+    data, compared = mpdta.load_mpdta(), mpdta.comparison()
+    _mpdta_introduction(report, data, compared)
+    default = mpdta.default_specification(compared)
+    overall = default[(default["table"] == "group") & (default["label"] == "overall")].iloc[0]
+    effect = report.number("mpdta_overall_effect", abs(overall["estimate"]) * 100, "log points")
+    low, high = sorted(abs(overall[k]) * 100 for k in ("ci_low", "ci_high"))
+    direction = {"lowered": "lowered teen employment by",
+                 "raised": "raised teen employment by"}.get(
+        wording.direction(overall), "had no clear effect on teen employment; the estimate is")
+    report.say(
+        f"Averaged over cohorts, weighting each by its number of counties, the minimum-wage rises "
+        f"{direction} **{effect} log points** (95% confidence interval "
+        f"{report.number('mpdta_overall_ci_near', low, 'log points')} to "
+        f"{report.number('mpdta_overall_ci_far', high, 'log points')} log points); R prints "
+        f"{'the same estimate' if overall['agrees'] else 'a different estimate'}.")
+    event = mpdta.our_estimates("dynamic")
+    printings = compared[(compared["table"] == "dynamic") & compared["decimals"].notna()
+                         & (compared["covariates"] == "")
+                         & (compared["control_group"] == "nevertreated")]
+    report.figure(plots.reference_event_plot(
+        event[event["event_time"].notna()],
+        printings[printings["event_time"].notna()].assign(
+            printing="R did, " + printings["run"].map(mpdta.RUN_WORDS),
+            estimate=printings["printed_estimate"], std_error=printings["printed_std_error"]),
+        "Event study on mpdta: this package and R did's printed estimates coincide",
+        "effect on log teen employment",
+        f"Data: mpdta of R did (GPL-3), {data['countyreal'].nunique()} U.S. counties, "
+        f"{data['year'].min()}-{data['year'].max()}. R's bars: its printed estimate plus or "
+        "minus 1.96 printed bootstrap standard errors (R itself draws simultaneous bands). "
+        "Ours: analytic standard errors, 95% intervals."))
+    report.table("mpdta_default", default, "R's example (no covariates, never-treated counties "
+                 "as controls): every number R prints beside ours, in log teen employment",
+                 display_table=_mpdta_default_display(default))
+    _mpdta_standard_errors(report, compared, data)
+    _mpdta_pretest(report)
+    report.say("Not compared: R's summary by calendar year and its event study restricted to "
+               "cohorts seen for two years after the rise, which this package does not compute, "
+               "and R's simultaneous confidence bands (ours are pointwise).")
+
+
+def _mpdta_introduction(report: UnitReport, data: pd.DataFrame,
+                        compared: pd.DataFrame) -> None:
+    from analysis.estimators import mpdta
+
+    counties = data.drop_duplicates("countyreal")
+    cohorts = sorted(counties.loc[counties["first.treat"] > 0, "first.treat"].unique())
+    printed = compared[compared["decimals"].notna()]
+    full = compared[compared["decimals"].isna()]
+    treated = report.number("mpdta_treated_counties", int((counties["first.treat"] > 0).sum()),
+                            "count")
+    never = report.number("mpdta_never_treated_counties",
+                          int((counties["first.treat"] == 0).sum()), "count")
+    adjusted = compared.loc[compared["covariates"] != "", "run"].nunique()
+    report.say(
+        f"R's `did` package, written by Callaway and Sant'Anna, ships a real example: `mpdta`, "
+        f"the log of teen employment in "
+        f"{report.number('mpdta_counties', counties.shape[0], 'count')} U.S. counties from "
+        f"{data['year'].min()} to {data['year'].max()}. The states of {treated} counties first "
+        f"raised their minimum wage in {', '.join(map(str, cohorts[:-1]))} or {cohorts[-1]}; "
+        f"{never} counties kept the federal minimum throughout. The package's documentation "
+        "prints, for these data, the effect for each cohort (the counties first treated in the "
+        "same year) and year, three summaries of them and a test of parallel trends. We run "
+        "this package's Callaway-Sant'Anna estimator with each of R's specifications and set "
+        "every number R reports beside ours: "
+        f"{report.number('mpdta_numbers_compared', len(compared), 'count')} estimates from "
+        f"{report.number('mpdta_r_runs', compared['run'].nunique(), 'count')} runs of R, "
+        f"{report.number('mpdta_runs_with_covariates', adjusted, 'count')} of them adjusting "
+        "for county population.")
+    agree = printed["agrees"].all() and full["agrees"].all()
+    report.say(
+        f"**{'Every' if agree else 'Not every'} point estimate agrees.** "
+        f"{report.number('mpdta_printed_agree', int(printed['agrees'].sum()), 'count')} of the "
+        f"{report.number('mpdta_printed_numbers', len(printed), 'count')} estimates R prints "
+        "agree with ours to every printed decimal, and "
+        f"{report.number('mpdta_full_agree', int(full['agrees'].sum()), 'count')} of the "
+        f"{report.number('mpdta_full_numbers', len(full), 'count')} that R wrote at full "
+        "precision agree up to the computer's rounding error.")
+    summary = mpdta.summary_by_run(compared)
+    report.table("mpdta_runs", summary, "Each run of R: what it estimates and how its numbers "
+                 "compare with ours", display_table=_mpdta_runs_display(summary))
+
+
+def _mpdta_standard_errors(report: UnitReport, compared: pd.DataFrame,
+                           data: pd.DataFrame) -> None:
+    from analysis.estimators import mpdta
+
+    sizes = data.loc[data["first.treat"] > 0].drop_duplicates("countyreal")[
+        "first.treat"].value_counts()
+    boot = compared[compared["std_error_method"] == mpdta.BOOTSTRAP]
+    analytic = compared[compared["std_error_method"] == mpdta.ANALYTIC]
+    spread = boot.groupby(["table", "label", "covariates", "control_group"])[
+        "printed_std_error"].agg(lambda se: se.max() / se.min() - 1).max()
+    factor = (analytic["std_error"] / analytic["printed_std_error"]).median()
+    run_sd = (boot["bootstrap_sd"] / boot["bootstrap_mean"]).median()
+    excess = (boot["bootstrap_mean"] / boot["std_error_r_convention"] - 1).max()
+    draws = report.number("mpdta_bootstrap_draws", mpdta.BOOTSTRAP_DRAWS, "count")
+    runs = report.number("mpdta_bootstrap_runs", mpdta.BOOTSTRAP_RUNS, "count")
+    largest = report.number("mpdta_largest_bootstrap_sds", boot["bootstrap_sds"].abs().max(),
+                            "count")
+    report.say(
+        "**Standard errors differ slightly, for a known reason.** R's default standard errors "
+        f"come from a multiplier bootstrap with {draws} random draws, so they change from run "
+        "to run: the same estimate printed in R's README, vignette and reference pages carries "
+        f"standard errors up to {report.number('mpdta_printed_se_spread', spread * 100, 'percent')}"
+        " apart. Ours are analytic, from the influence function, with the small-sample factor "
+        "G/(G-1) of this package. Against R's analytic standard errors (bootstrap switched off, "
+        "in the output the csdid package keeps from R), ours are larger by exactly the square "
+        f"root of that factor, {report.number('mpdta_se_factor', factor, 'ratio')}. Against "
+        f"R's bootstrap ones, we run R's bootstrap procedure {runs} times on our influence "
+        "functions: a single run varies by about "
+        f"{report.number('mpdta_bootstrap_relative_sd', run_sd * 100, 'percent')}, and where the "
+        f"{sizes.min()} counties first treated in {sizes.idxmin()} dominate an estimate, R's "
+        "reading of the bootstrap (its interquartile range) comes out up to "
+        f"{report.number('mpdta_bootstrap_excess', excess * 100, 'percent')} above the analytic "
+        f"value. Every standard error R printed lies within {largest} run-to-run deviations of "
+        "what R's bootstrap prints on average.")
+
+
+def _mpdta_pretest(report: UnitReport) -> None:
+    from analysis.estimators import mpdta
+
+    pretests = mpdta.pretest_comparison()
+    main = pretests[pretests["run"] == "readme"].iloc[0]
+    alpha = mpdta.our_estimates("group_time")["alpha"].iloc[0]
+    specifications = len(pretests[mpdta.SPECIFICATION].drop_duplicates())
+    verdict = (f"parallel trends are {'not ' if main['p_value'] > alpha else ''}rejected at "
+               f"the {alpha:.0%} level")
+    if (main["p_value"] > alpha) == (main["printed_p_value"] > alpha):
+        verdict = f"either way {verdict}"
+    else:
+        verdict = f"with ours {verdict}, with R's not"
+    same = ("is the same to every printed decimal" if pretests["agrees"].all()
+            else "differs from R's")
+    report.say(
+        "**Pre-test of parallel trends.** R tests whether the "
+        f"{report.number('mpdta_pretest_cells', int(main['df']), 'count')} pre-treatment effects "
+        "(each cohort in the years before its rise) are jointly zero, with a Wald test on their "
+        "analytic covariance and a chi-squared distribution, and prints a p-value of "
+        f"{report.number('mpdta_pretest_r', main['printed_p_value'], 'ratio')}. With R's "
+        f"covariance ours {same} in all "
+        f"{report.number('mpdta_pretest_runs', len(pretests), 'count')} runs that report it, "
+        f"{report.number('mpdta_pretest_specifications', specifications, 'count')} "
+        "specifications in all; with this package's G/(G-1) factor the statistic is "
+        "slightly smaller and the p-value "
+        f"{report.number('mpdta_pretest_ours', main['p_value'], 'ratio')}: {verdict}.")
+    report.table("mpdta_pretest", pretests, "Pre-test of parallel trends: R's p-value and ours",
+                 display_table=_mpdta_pretest_display(pretests))
+
+
+def _four(value) -> str:
+    return "" if pd.isna(value) else f"{value:.4f}"
+
+
+def _mpdta_default_display(default: pd.DataFrame) -> pd.DataFrame:
+    from analysis.estimators import mpdta
+
+    return pd.DataFrame({
+        "summary": default["table"].map(mpdta.AGGREGATE_NAMES),
+        "effect": default["label"],
+        "ours": default["estimate"].map(_four),
+        "R printed": default["printed_estimate"].map(_four),
+        "our 95% interval": [f"{_four(lo)} to {_four(hi)}"
+                             for lo, hi in zip(default["ci_low"], default["ci_high"])],
+        "our standard error": default["std_error"].map(_four),
+        "R, bootstrap off": default["r_analytic_std_error"].map(_four),
+        "R printed, bootstrap": [
+            _four(lo) if lo == hi else f"{_four(lo)} to {_four(hi)}"
+            for lo, hi in zip(default["printed_std_error_low"],
+                              default["printed_std_error_high"])],
+        "times printed": default["printings"],
+        "R's bootstrap on average": default["bootstrap_mean"].map(_four),
+    })
+
+
+def _mpdta_runs_display(summary: pd.DataFrame) -> pd.DataFrame:
+    from analysis.estimators import mpdta
+
+    bootstrap = summary["std_error_method"] == mpdta.BOOTSTRAP
+    return pd.DataFrame({
+        "where R reported it": summary["run"].map(mpdta.RUN_WORDS),
+        "specification": summary["specification"],
+        "numbers": summary["numbers"],
+        "estimates agree": summary["estimates_agree"].map({True: "yes", False: "no"}),
+        "largest difference": summary["largest_difference"].map(lambda d: f"{d:.1e}"),
+        "standard errors": [
+            f"bootstrap; within {sds:.1f} run-to-run deviations" if boot
+            else "analytic; equal apart from our G/(G-1) factor"
+            for boot, sds in zip(bootstrap, summary["largest_bootstrap_sds"])],
+    })
+
+
+def _mpdta_pretest_display(pretests: pd.DataFrame) -> pd.DataFrame:
+    from analysis.estimators import mpdta
+
+    return pd.DataFrame({
+        "where R reported it": pretests["run"].map(mpdta.RUN_WORDS),
+        "specification": [mpdta.specification_words(*spec) for spec in
+                          pretests[mpdta.SPECIFICATION].itertuples(index=False)],
+        "R's p-value": pretests["printed_p_value"].map(lambda p: f"{p:.5f}"),
+        "ours, R's covariance": pretests["p_value_r_convention"].map(lambda p: f"{p:.5f}"),
+        "ours, with G/(G-1)": pretests["p_value"].map(lambda p: f"{p:.5f}"),
+        "R's Wald statistic": pretests["printed_statistic"].map(
+            lambda w: "not printed" if pd.isna(w) else f"{w:.4f}"),
+        "our Wald statistic, R's covariance": pretests["statistic_r_convention"].map(
+            lambda w: f"{w:.4f}"),
+    })

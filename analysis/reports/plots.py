@@ -200,3 +200,37 @@ def target_plot(measured: pd.DataFrame, title: str, simulated: bool) -> plt.Figu
     if simulated:
         _source_note(fig, SIMULATED_NOTE)
     return fig
+
+
+def reference_event_plot(ours: pd.DataFrame, reference: pd.DataFrame, title: str,
+                         ylabel: str, source: str) -> plt.Figure:
+    """Our event study with 95% intervals beside another package's printed points.
+
+    ``ours`` has ``event_time``, ``estimate``, ``ci_low``, ``ci_high``; ``reference`` has
+    ``printing`` (one series per value), ``event_time``, ``estimate`` and ``std_error``, drawn
+    as estimate +- 1.96 standard errors.
+    """
+    set_house_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    printings = list(dict.fromkeys(reference["printing"]))
+    width = 0.5 / (len(printings) + 1)
+    ours = ours.sort_values("event_time")
+    ax.errorbar(ours["event_time"] - width * len(printings) / 2, ours["estimate"],
+                yerr=[ours["estimate"] - ours["ci_low"], ours["ci_high"] - ours["estimate"]],
+                fmt="o", color=PALETTE["estimate"], capsize=3, label="this package, 95% CI")
+    markers = ["s", "D", "^", "v"]
+    for position, printing in enumerate(printings):
+        part = reference[reference["printing"] == printing].sort_values("event_time")
+        offset = width * (position + 1 - len(printings) / 2)
+        ax.errorbar(part["event_time"] + offset, part["estimate"],
+                    yerr=1.96 * part["std_error"], fmt=markers[position % len(markers)],
+                    color=PALETTE["truth"], alpha=0.55 + 0.45 / (position + 1), capsize=2,
+                    markersize=4, label=printing)
+    ax.axhline(0, color="#6b7280", linewidth=0.8)
+    ax.axvline(-0.5, color="#9ca3af", linewidth=0.8, linestyle=":")
+    ax.set(xlabel="years since the first rise (0 = year of the rise)", ylabel=ylabel,
+           title=title)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=8, loc="lower left")
+    _source_note(fig, source)
+    return fig
