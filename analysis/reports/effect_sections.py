@@ -17,7 +17,7 @@ from analysis.estimators import effects
 from analysis.estimators import program_effects as pe
 from analysis.estimators.registry import ESTIMANDS, ESTIMATORS
 from analysis.estimators.spec import COVARIATES, AnalysisSpec
-from analysis.reports import plots, wording
+from analysis.reports import plots, robustness_section, wording
 from analysis.reports.matrix import MATRIX_END, MATRIX_START
 from analysis.reports.report import UnitReport
 
@@ -144,13 +144,25 @@ def estimators_section(report: UnitReport, spec: AnalysisSpec, estimates: pd.Dat
                  display_table=estimates_table(estimates, spec))
 
 
+def _band_in_reader_units(checks, spec: AnalysisSpec) -> pd.DataFrame | None:
+    if checks is None or checks.band is None:
+        return None
+    scale = spec.outcome_info.scale
+    band = pd.DataFrame({"event_time": checks.event_times, "low": checks.band.lower * scale,
+                         "high": checks.band.upper * scale})
+    # The reference year is 0 by construction: the band closes there, as the intervals do.
+    reference = pd.DataFrame({"event_time": [-1], "low": [0.0], "high": [0.0]})
+    return pd.concat([band, reference], ignore_index=True)
+
+
 def event_study_section(report: UnitReport, spec: AnalysisSpec, events: pd.DataFrame,
-                        true_events: pd.DataFrame | None) -> None:
+                        true_events: pd.DataFrame | None, checks=None) -> None:
     truth = None if true_events is None else true_events.assign(
         att=true_events["att"] * spec.outcome_info.scale)
     report.figure(plots.event_study_plot(in_reader_units(events, spec), truth,
                                          ylabel=axis_label(spec),
-                                         program_noun=spec.program_info.noun))
+                                         program_noun=spec.program_info.noun,
+                                         band=_band_in_reader_units(checks, spec)))
     shown = in_reader_units(events, spec)
     decimals = spec.outcome_info.decimals
     for column in ("estimate", "ci_low", "ci_high"):
@@ -162,7 +174,10 @@ def event_study_section(report: UnitReport, spec: AnalysisSpec, events: pd.DataF
                  "the same laborers (those first treated after the first panel year, and those "
                  "never treated). Two-way fixed effects pool every cohort in one regression; "
                  "Callaway-Sant'Anna compares each cohort with the never treated and averages. "
-                 "Estimates before year 0 check parallel trends: they should be near zero",
+                 "Estimates before year 0 check parallel trends: they should be near zero. In "
+                 "the chart, the dashed lines around Callaway-Sant'Anna are a simultaneous 95% "
+                 "band, which covers every year at once, so a reader may judge the whole path "
+                 "(the shaded intervals cover one year each)",
                  display_table=shown[["label", "event_time", "estimate", "ci_low", "ci_high"]]
                  .rename(columns={"label": "estimator", "event_time": "years since first receipt",
                                   "estimate": "effect", "ci_low": "95% CI from",
@@ -205,16 +220,19 @@ def balance_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFrame)
 
 
 def dynamics_and_balance_sections(report: UnitReport, results: pe.AnalysisResults) -> None:
-    """Effects by years since first receipt, then who received the program."""
+    """Effects by years since first receipt, who received the program, and how far the
+    headline can be trusted (pre-trends and sensitivity)."""
     spec = results.spec
+    checks = robustness_section.compute(results)
     report.say("### Effects by years since first receipt")
     if results.events.empty:
         report.say("Effects by years since first receipt could not be estimated here: "
                    f"{results.events.attrs.get('not_estimated', 'too few cohorts')}.")
     else:
-        event_study_section(report, spec, results.events, results.true_events)
+        event_study_section(report, spec, results.events, results.true_events, checks)
     report.say(f"### Who received {spec.program_info.noun}: balance of covariates")
     balance_section(report, spec, results.panel)
+    robustness_section.robustness_section(report, results, checks)
 
 
 def effects_sections(report: UnitReport, results: pe.AnalysisResults | None, where: str,

@@ -81,8 +81,11 @@ def estimates_plot(estimates: pd.DataFrame, title: str, xlabel: str,
 
 
 def event_study_plot(event_estimates: pd.DataFrame, truth: pd.DataFrame | None, ylabel: str,
-                     program_noun: str) -> plt.Figure:
-    """Effects by years since first receipt with 95% confidence bands, per estimator."""
+                     program_noun: str, band: pd.DataFrame | None = None) -> plt.Figure:
+    """Effects by years since first receipt with 95% confidence bands, per estimator.
+
+    ``band`` (columns ``event_time``, ``low``, ``high``): Callaway-Sant'Anna's simultaneous band,
+    drawn as dashed lines around its pointwise one."""
     set_house_style()
     fig, ax = plt.subplots(figsize=(7.5, 4))
     colors = {"event_study_twfe": PALETTE["estimate"], "callaway_santanna": "#0f766e"}
@@ -97,6 +100,12 @@ def event_study_plot(event_estimates: pd.DataFrame, truth: pd.DataFrame | None, 
         ax.fill_between(x, part["ci_low"].fillna(part["estimate"]),
                         part["ci_high"].fillna(part["estimate"]), alpha=0.18,
                         color=colors.get(method))
+    if band is not None and not band.empty:
+        band = band.sort_values("event_time")
+        x = band["event_time"] + offsets["callaway_santanna"]
+        for edge, label in (("low", "Callaway-Sant'Anna, simultaneous 95% band"), ("high", None)):
+            ax.plot(x, band[edge], linestyle="--", linewidth=0.9,
+                    color=colors["callaway_santanna"], label=label)
     if truth is not None:
         ax.plot(truth["event_time"], truth["att"], linestyle="--", marker="x",
                 color=PALETTE["truth"], label="planted effect (simulation)")
