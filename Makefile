@@ -33,10 +33,11 @@ test: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/fleet.py
 
-## monte-carlo: bias and CI coverage of every estimator, and of the shrunken province intervals, on repeated simulated panels (~30 min)
+## monte-carlo: bias and CI coverage of every estimator, of the shrunken province intervals, and of the pre-trend test and sensitivity analyses, on repeated simulated panels (~60 min)
 monte-carlo: $(STAMP)
 	$(BIN)/python benchmarks/monte_carlo.py
 	$(BIN)/python benchmarks/monte_carlo_provinces.py
+	$(BIN)/python benchmarks/monte_carlo_pretrends.py
 
 ## lock: regenerate requirements.lock from requirements.in (needs network access to PyPI)
 lock:

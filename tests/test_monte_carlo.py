@@ -4,6 +4,7 @@ planted truth of its own program and outcome (a two-draw smoke run)."""
 import importlib.util
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import config
@@ -75,3 +76,25 @@ def test_the_provinces_monte_carlo_scores_raw_and_shrunken_intervals(tmp_path):
     # Shrinkage pulls towards the mean: shorter intervals than the raw ones.
     raw, shrunk = table["mean_length"]
     assert shrunk < raw
+
+
+def test_the_pretrends_monte_carlo_scores_the_page_checks(tmp_path):
+    path = config.PROJECT_ROOT / "benchmarks" / "monte_carlo_pretrends.py"
+    spec = importlib.util.spec_from_file_location("monte_carlo_pretrends", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--reps", "1", "--persons", "8000", "--workers", "1", "--out", str(tmp_path)])
+    table = pd.read_csv(tmp_path / "monte_carlo_pretrends.csv")
+    assert set(table["case"]) == set(module.ANALYSES)
+    assert set(table["design"]) == {"all provinces pooled", "one province"}
+    assert (table["failed"] == 0).all()
+    # One draw: every share is 0 or 1, and the band is wider than the pointwise intervals.
+    for column in ("pretest_rejects", "band_covers_all", "pointwise_covers_all"):
+        assert table[column].isin([0.0, 1.0]).all(), column
+    assert (table["median_band_width_ratio"] > 1).all()
+    # By hand: the summary of rows is their mean, with sqrt(p(1-p)/n) beside it.
+    rows = [{"design": "d", "case": "c", "pretest_rejects": r, "band_covers_all": 1.0}
+            for r in (True, False, False, False)]
+    summary = module.summarise(rows).iloc[0]
+    assert summary["pretest_rejects"] == 0.25
+    assert summary["pretest_rejects_mcse"] == pytest.approx(np.sqrt(0.25 * 0.75 / 4))

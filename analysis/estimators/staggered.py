@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import special
 from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
 from analysis.estimators.effects import EffectEstimate, as_binary, check_columns, join_notes, prepare
@@ -342,7 +343,7 @@ def _cell_propensity(treated, x):
         if separated or not fit.converged or not np.all(np.isfinite(fit.params)):
             raise SingularDesignError(PROPENSITY_FAILURE)
         params = fit.params
-    ps = np.minimum(1 / (1 + np.exp(-x @ params)), 1 - 1e-6)
+    ps = np.minimum(special.expit(x @ params), 1 - 1e-6)
     keep = treated | (ps < PSCORE_TRIM)
     information = x.T @ (x * (ps * (1 - ps))[:, None])
     if np.linalg.matrix_rank(information) < x.shape[1]:

@@ -278,6 +278,46 @@ def monte_carlo_section(report: UnitReport, results_dir) -> None:
     report.table("monte_carlo", table, "Bias, RMSE and 95% CI coverage by analysis, design and "
                  "estimator")
     _provinces_monte_carlo(report, directory)
+    _pretrends_monte_carlo(report, directory)
+
+
+def _share(value: float, mcse: float) -> str:
+    return "" if pd.isna(value) else f"{value:.3f} ({mcse:.3f})"
+
+
+def _pretrends_monte_carlo(report: UnitReport, directory: Path) -> None:
+    """Size and power of the pre-trend test, simultaneous coverage of the band, coverage of the
+    robust intervals (benchmarks/monte_carlo_pretrends.py)."""
+    table_path = directory / "monte_carlo_pretrends.csv"
+    meta_path = directory / "monte_carlo_pretrends.json"
+    if not table_path.exists():
+        return
+    table = pd.read_csv(table_path)
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    report.say("### Pre-trends, simultaneous bands and sensitivity\n\n"
+               + meta.get("description", ""))
+    report.table(
+        "monte_carlo_pretrends", table,
+        "Share of draws (Monte Carlo standard error in brackets): the pre-trend test rejects at "
+        "5%; the simultaneous band, and the pointwise intervals, cover every planted effect by "
+        "years since first receipt at once; the robust interval for the average effect after "
+        "receipt covers the planted one with exactly parallel trends allowed (Mbar = 0) and "
+        "with departures up to the largest pre-receipt one (Mbar = 1)",
+        display_table=pd.DataFrame({
+            "design": table["design"], "trends": table["case"],
+            "pre-trend test rejects": [_share(v, m) for v, m in zip(
+                table["pretest_rejects"], table["pretest_rejects_mcse"])],
+            "band covers all years": [_share(v, m) for v, m in zip(
+                table["band_covers_all"], table["band_covers_all_mcse"])],
+            "pointwise intervals cover all years": [_share(v, m) for v, m in zip(
+                table["pointwise_covers_all"], table["pointwise_covers_all_mcse"])],
+            "robust interval covers, Mbar = 0": [_share(v, m) for v, m in zip(
+                table["rm_0_covers"], table["rm_0_covers_mcse"])],
+            "robust interval covers, Mbar = 1": [_share(v, m) for v, m in zip(
+                table["rm_1_covers"], table["rm_1_covers_mcse"])],
+            "median band width / pointwise": table["median_band_width_ratio"].map(
+                lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+            "draws": table["draws"]}))
 
 
 def _provinces_monte_carlo(report: UnitReport, directory: Path) -> None:
