@@ -184,10 +184,10 @@ def equal_cluster_sample(seed=21, n_clusters=8, per_cluster=40):
 
 
 @pytest.mark.parametrize("weights", ["webb", "rademacher"])
-def test_multiplier_bootstrap_of_a_mean_equals_wildboottest_unrestricted(weights):
-    # For a mean with equal cluster sizes, perturbing the cluster scores is exactly the
-    # unrestricted wild cluster bootstrap-t (WCU) of the intercept-only regression: the same
-    # draws (same stream and seed) must give the same p-value.
+def test_score_bootstrap_of_a_mean_equals_wildboottest_restricted(weights):
+    # For a mean with equal cluster sizes, imposing the null on the cluster scores is exactly
+    # the restricted wild cluster bootstrap (WCR) of the intercept-only regression: the same
+    # draws (same stream and seed) must give the same p-value, at the null and elsewhere.
     from analysis.estimators.inference import Clusters, multiplier_bootstrap
     df = equal_cluster_sample()
     y = df.y.to_numpy()
@@ -195,37 +195,52 @@ def test_multiplier_bootstrap_of_a_mean_equals_wildboottest_unrestricted(weights
     clusters = Clusters("cl", df.cl.to_numpy())
     se = E.influence_std_error(influence, clusters)
     wild = E.WildOptions(reps=999, weights=weights, seed=5)
-    ours = multiplier_bootstrap(float(y.mean()), se, influence, clusters, wild)
-    model = sm.OLS(y, np.ones((len(y), 1)))
-    with contextlib.redirect_stdout(io.StringIO()):
-        theirs = wildboottest(model, param="const", cluster=df.cl.to_numpy(), B=999,
-                              weights_type=weights, impose_null=False, seed=5,
-                              show=False)
-    assert ours.p_value == pytest.approx(float(theirs["p-value"].iloc[0]), abs=1e-9)
+    for null in (0.0, 0.5):
+        ours = multiplier_bootstrap(float(y.mean()), se, influence, clusters, wild, null=null)
+        # wildboottest tests a zero coefficient: shift the outcome by the null.
+        model = sm.OLS(y - null, np.ones((len(y), 1)))
+        with contextlib.redirect_stdout(io.StringIO()):
+            theirs = wildboottest(model, param="const", cluster=df.cl.to_numpy(), B=999,
+                                  weights_type=weights, impose_null=True, seed=5, show=False)
+        # Under full enumeration (Rademacher, 2^8 < 999) the all-ones and all-minus-ones draws
+        # give t* = t up to rounding; we never count those ties, wildboottest's raw comparison
+        # counts them when rounding falls that way: at most 2 of the 256 draws apart.
+        ties = 2 / 2 ** 8 if weights == "rademacher" else 0.0
+        assert ours.p_value == pytest.approx(float(theirs["p-value"].iloc[0]),
+                                             abs=ties + 1e-9), null
     assert ours.ci_low < y.mean() < ours.ci_high
-    assert "multiplier bootstrap-t" in ours.label
+    assert "null imposed" in ours.label
 
 
-def test_multiplier_interval_is_the_bootstrap_critical_value_times_the_se():
-    from analysis.estimators.inference import Clusters, multiplier_bootstrap, multiplier_t_draws, wild_draws
+def test_score_bootstrap_interval_inverts_its_test():
+    from analysis.estimators.inference import (
+        Clusters, multiplier_bootstrap, restricted_score_pvalue_function, wild_draws)
     df = equal_cluster_sample(seed=22, n_clusters=6)
+    df.loc[df.cl == 0, "y"] += 2.0  # unequal clusters: the interval is not symmetric
     influence = df.y.to_numpy() - df.y.mean()
     clusters = Clusters("cl", df.cl.to_numpy())
     wild = E.WildOptions(reps=999, weights="rademacher", seed=1)   # 2^6 = 64: enumerated
-    boot = multiplier_bootstrap(0.3, 0.1, influence, clusters, wild)
-    t_abs = np.abs(multiplier_t_draws(influence, clusters, wild_draws(6, wild)))
-    assert t_abs.shape == (64,)
-    # By hand for each sign vector: the perturbed scores, recentred, give the draw's own SE.
-    sums = np.bincount(clusters.codes, weights=influence) / len(influence)
+    se = E.influence_std_error(influence, clusters)
+    boot = multiplier_bootstrap(float(df.y.mean()), se, influence, clusters, wild)
+    p_value, _ = restricted_score_pvalue_function(float(df.y.mean()), influence, clusters,
+                                                  wild_draws(6, wild))
+    # Just inside the interval the test does not reject at 5%; just outside it does.
+    for bound, inward in ((boot.ci_low, +1), (boot.ci_high, -1)):
+        assert p_value(bound + inward * 1e-6) >= 0.05
+        assert p_value(bound - inward * 1e-6) < 0.05
+    # By hand at one null: the share of sign vectors whose |t*| reaches the observed |t|.
     signs = wild_draws(6, wild)
-    for b in (0, 17, 63):
-        shift = signs[:, b] @ sums
-        own = np.sqrt(6 / 5 * np.sum((signs[:, b] * sums - shift / 6) ** 2))
-        assert t_abs[b] == pytest.approx(abs(shift) / own)
-    assert boot.critical_value == pytest.approx(np.quantile(t_abs, 0.95))
-    assert (boot.ci_low, boot.ci_high) == pytest.approx((0.3 - boot.critical_value * 0.1,
-                                                         0.3 + boot.critical_value * 0.1))
-    assert boot.p_value == pytest.approx(np.mean(t_abs >= 3.0 * (1 - 1e-10)))
+    n = len(influence)
+    sums = np.bincount(clusters.codes, weights=influence) / n
+    shares = np.bincount(clusters.codes) / n
+    d = df.y.mean() - 0.3
+    restricted = sums + shares * d
+    t_star = []
+    for b in range(signs.shape[1]):
+        perturbed = signs[:, b] * restricted
+        centred = perturbed - shares * perturbed.sum()
+        t_star.append(abs(perturbed.sum()) / np.sqrt(6 / 5 * np.sum(centred ** 2)))
+    assert p_value(0.3) == pytest.approx(np.mean(np.array(t_star) > abs(d) / se * (1 + 1e-10)))
     assert "all 64 sign vectors" in boot.label
 
 
@@ -263,7 +278,8 @@ def test_m_estimators_bootstrap_automatically_with_few_clusters(call):
     auto = call(few, wild=E.WildOptions(reps=499, seed=3))
     again = call(few, wild=E.WildOptions(reps=499, seed=3))
     analytic = call(few, se="analytic")
-    assert auto.se_type.startswith("cluster multiplier bootstrap-t (Webb weights, 499 draws)")
+    assert auto.se_type.startswith("cluster score bootstrap, null imposed (Webb weights, 499 "
+                                   "draws")
     assert (auto.ci_low, auto.ci_high, auto.p_value) == (again.ci_low, again.ci_high,
                                                          again.p_value)
     assert auto.estimate == analytic.estimate

@@ -369,50 +369,34 @@ class MultiplierResult:
     label: str
 
 
-def multiplier_t_draws(influence: np.ndarray, clusters: Clusters,
-                       draws: np.ndarray) -> np.ndarray:
-    """Bootstrap t statistics of the cluster score (multiplier) bootstrap.
-
-    With cluster scores ``S_c = sum_{i in c} IF_i / n`` and multipliers ``v_cb``, draw ``b``
-    perturbs the estimate by ``sum_c v_cb S_c`` and is studentized by the CR standard error
-    of its own perturbed scores, ``sqrt(G/(G-1) sum_c (v_cb S_c - mean_c v_cb S_c)^2)``
-    (the score bootstrap of Kline & Santos 2012, unrestricted, bootstrap-t). Studentizing
-    each draw is what gives the refinement over a fixed t(G-1) reference with few clusters.
-    """
-    g = clusters.n
-    sums = np.bincount(clusters.codes, weights=influence, minlength=g) / len(influence)
-    perturbed = sums[:, None] * draws
-    shift = perturbed.sum(axis=0)
-    centred = perturbed - shift / g
-    se_boot = np.sqrt(g / (g - 1) * np.sum(centred ** 2, axis=0))
-    return shift / np.maximum(se_boot, 1e-300)
-
-
 def multiplier_bootstrap(estimate: float, se: float, influence: np.ndarray,
                          clusters: Clusters, wild, alpha: float = 0.05,
                          null: float = 0.0) -> MultiplierResult:
-    """Symmetric bootstrap-t p-value and interval from the cluster multiplier bootstrap.
+    """P-value and interval of the restricted cluster score (multiplier) bootstrap-t.
 
     For M-estimators (logit average marginal effects, IPW, AIPW, Callaway-Sant'Anna) that
-    have an influence function but no regression to re-fit, so the restricted wild bootstrap
-    of :func:`wild_bootstrap_arrays` does not apply. Multipliers come from :func:`wild_draws`
-    (Webb's six-point weights by default, which suit few clusters; Webb 2014), so
-    ``wild.seed`` fixes the result. ``se`` is the estimate's clustered influence-function
-    SE; the interval is ``estimate -/+ c* se`` with ``c*`` the 1-alpha quantile of the
-    draws' ``|t*|``.
+    have an influence function but no regression to re-fit, so the wild bootstrap of
+    :func:`wild_bootstrap_arrays` does not apply. The null is imposed on the scores
+    (:func:`restricted_score_pvalue_function`), as WCR imposes it on the residuals: in the
+    project's Monte Carlo on an 8-county province, perturbing the unrestricted scores covered
+    less often than t(G-1) where few clusters hold the treated (0.68 against 0.76 over 147
+    draws), the restricted version slightly more often (0.76).
+    The interval collects the values not rejected (test inversion). Multipliers come from
+    :func:`wild_draws` (Webb's six-point weights by default; Webb 2014), so ``wild.seed`` fixes
+    the result; ``se`` is the estimate's clustered influence-function SE.
     """
     draws = wild_draws(clusters.n, wild)
-    t_boot = np.abs(multiplier_t_draws(influence, clusters, draws))
-    critical = float(np.quantile(t_boot, 1 - alpha))
     if not np.isfinite(se) or se <= 0:
-        return MultiplierResult(np.nan, np.nan, np.nan, critical, "")
-    p_value = float(np.mean(t_boot >= abs(estimate - null) / se * (1 - 1e-10)))
+        return MultiplierResult(np.nan, np.nan, np.nan, np.nan, "")
+    p_value, scale = restricted_score_pvalue_function(estimate, influence, clusters, draws)
+    ci_low = _invert(p_value, estimate, scale, alpha, -1)
+    ci_high = _invert(p_value, estimate, scale, alpha, +1)
     size = f"all {draws.shape[1]} sign vectors" if _enumerate(wild, clusters.n) \
         else f"{wild.reps} draws"
-    label = (f"cluster multiplier bootstrap-t ({wild.weights.capitalize()} weights, {size}) "
-             f"by {clusters.name}; SE from the influence function")
-    return MultiplierResult(p_value, estimate - critical * se, estimate + critical * se,
-                            critical, label)
+    label = (f"cluster score bootstrap, null imposed ({wild.weights.capitalize()} weights, "
+             f"{size}, test-inversion CI) by {clusters.name}; SE from the influence function")
+    half_width = (ci_high - ci_low) / 2
+    return MultiplierResult(p_value(null), ci_low, ci_high, half_width / se, label)
 
 
 def influence_inference(estimate: float, influence: np.ndarray, clusters: Clusters | None,
@@ -430,3 +414,39 @@ def influence_inference(estimate: float, influence: np.ndarray, clusters: Cluste
     label = (f"influence function, clustered by {clusters.name}, t(G-1)" if clusters
              else "influence function (robust)")
     return (se, *inference(estimate, se, alpha, clusters.n - 1 if clusters else None), label)
+
+
+def restricted_score_pvalue_function(estimate: float, influence: np.ndarray,
+                                     clusters: Clusters, draws: np.ndarray):
+    """Return ``p(r)``, the restricted score-bootstrap p-value of ``H0: theta = r``.
+
+    The analogue for M-estimators of the restricted wild bootstrap (WCR): the null is imposed
+    on the scores before they are perturbed (Kline & Santos 2012). Linearizing, the influence
+    function at ``r`` is ``IF_i + (theta_hat - r)``, so cluster ``c``'s score becomes
+    ``S_c + w_c d`` with ``d = theta_hat - r`` and ``w_c = n_c / n``. Draw ``b`` gives
+    ``t*_b = sum_c v_cb (S_c + w_c d) / se*_b``, with ``se*_b`` the CR standard error of its own
+    perturbed scores after re-estimation (each cluster's score less its share ``w_c`` of the
+    perturbed total), and ``p(r)`` is the share of draws with ``|t*_b|`` above the observed
+    ``|d| / se``. For a mean with equal cluster sizes this is exactly WCR. Numerators and
+    squared denominators are affine and quadratic in ``d``, so ``p(r)`` costs O(draws).
+    """
+    g, n = clusters.n, len(influence)
+    sums = np.bincount(clusters.codes, weights=influence, minlength=g) / n
+    shares = np.bincount(clusters.codes, minlength=g) / n
+    a_num, b_num = sums @ draws, shares @ draws                      # numerator = a + d b
+    p0 = sums[:, None] * draws - shares[:, None] * a_num[None, :]      # centred scores = p0 + d q0
+    q0 = shares[:, None] * draws - shares[:, None] * b_num[None, :]
+    factor = g / (g - 1)
+    aa, bb, cc = (factor * (p0 ** 2).sum(0), factor * (p0 * q0).sum(0),
+                  factor * (q0 ** 2).sum(0))
+    se = float(np.sqrt(factor * np.sum(sums ** 2)))
+
+    def p_value(r):
+        d = estimate - r
+        t_boot = np.abs(a_num + d * b_num) / np.sqrt(np.maximum(aa + 2 * d * bb + d * d * cc,
+                                                                 1e-300))
+        # Ties (the all-ones and all-minus-ones draws under full enumeration, where t* = t)
+        # do not count as exceedances, as in wcr_pvalue_function and wildboottest.
+        return float(np.mean(t_boot > abs(d) / se * (1 + 1e-10)))
+
+    return p_value, se
