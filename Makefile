@@ -29,6 +29,10 @@ reports: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+## reference: build every report and accept its numbers as the reference (commit reports/reference/numbers.json with the change that moved them)
+reference: reports
+	$(BIN)/python -m analysis verify --update
+
 ## benchmark: time the report fleet against the naive papermill + nbconvert loop (minutes)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/fleet.py
@@ -48,4 +52,4 @@ lock:
 clean: $(STAMP)
 	$(BIN)/python -m analysis clean
 
-.PHONY: help venv reports test benchmark monte-carlo lock clean
+.PHONY: help venv reports test reference benchmark monte-carlo lock clean

@@ -28,6 +28,10 @@ REPORTS_DIR = PROJECT_ROOT / "reports"
 REPORT_NOTEBOOKS_DIR = REPORTS_DIR / "notebooks"
 RESULTS_DIR = REPORTS_DIR / "results"
 SITE_DIR = REPORTS_DIR / "site"
+# Committed: the numbers every page publishes (`python -m analysis verify --update`).
+REFERENCE_NUMBERS = REPORTS_DIR / "reference" / "numbers.json"
+# Written by every build: the replication package (data, software, seeds, outputs).
+REPLICATION_MD = REPORTS_DIR / "REPLICATION.md"
 
 NATIONAL_UNIT = "national"
 
@@ -39,11 +43,16 @@ DEMO_PERSONS = 30_000
 
 
 def display_path(path: Path) -> str:
-    """A path as messages show it: relative to the project when inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
+    """A path as messages show it: relative to the project when inside it.
+
+    Links inside the project are kept (``data/processed``, not the version it links to).
+    """
+    for candidate in (Path(path).absolute(), Path(path).resolve()):
+        try:
+            return str(candidate.relative_to(PROJECT_ROOT))
+        except ValueError:
+            continue
+    return str(path)
 
 
 # "More than half a year" of work: the sources' notion of stable employment.

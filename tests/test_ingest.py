@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -50,7 +51,8 @@ def test_failure_reports_every_problem_and_leaves_processed_untouched(raw_copy, 
         ingest(raw_copy, processed, persons=2_000)
     failures = caught.value.failures
     assert _tree_digest(processed) == before
-    assert set(failures.columns) == {"file", "row", "column", "check", "value"}
+    assert {"file", "row", "column", "ours", "check", "value", "expected", "action",
+            "sentence"} <= set(failures.columns)
     assert failures["file"].str.endswith("published_figures.csv").all()
     by_column = failures.groupby("column")["row"].apply(set)
     assert 2 in by_column["value"]  # data row 0 is CSV line 2
@@ -72,5 +74,42 @@ def test_cli_exits_nonzero_and_prints_the_failure_table(raw_copy, tmp_path, monk
 
 def test_missing_raw_file_is_named(raw_copy, tmp_path):
     (raw_copy / "provinces.csv").unlink()
-    with pytest.raises(FileNotFoundError, match="provinces.csv"):
+    with pytest.raises(IngestError) as caught:
         ingest(raw_copy, tmp_path / "processed")
+    (sentence,) = caught.value.failures["sentence"]
+    assert "provinces.csv: found no such file" in sentence
+
+
+def test_every_failure_is_a_sentence_with_file_line_column_and_action(raw_copy, tmp_path):
+    _break_ledger(raw_copy)
+    with pytest.raises(IngestError) as caught:
+        ingest(raw_copy, tmp_path / "processed")
+    sentences = list(caught.value.failures["sentence"])
+    scope = next(sentence for sentence in sentences if 'column "scope"' in sentence)
+    assert scope.startswith(config.display_path(raw_copy / "published_figures.csv") + ", line 7")
+    assert 'found "99"; expected "national" or a province code' in scope
+    assert scope.endswith("or national.")
+
+
+def test_a_ledger_without_the_figures_the_analysis_needs_is_named(raw_copy, tmp_path):
+    path = raw_copy / "published_figures.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:4]), encoding="utf-8")  # three valid Yunnan rows
+    with pytest.raises(IngestError) as caught:
+        ingest(raw_copy, tmp_path / "processed", persons=200)
+    (failure,) = caught.value.records
+    assert failure.file.endswith("published_figures.csv") and "no actual figure" in failure.found
+
+
+def test_cli_writes_every_failure_beside_processed_and_removes_the_list_on_success(
+        raw_copy, tmp_path, capsys):
+    processed = tmp_path / "out" / "processed"
+    _break_ledger(raw_copy)
+    assert cli.main(["ingest", "--raw", str(raw_copy), "--processed", str(processed)]) == 1
+    listed = pd.read_csv(tmp_path / "out" / "ingest_failures.csv", encoding="utf-8-sig")
+    assert "ingest_failures.csv" in capsys.readouterr().err
+    assert set(listed["column"]) >= {"value", "scope", "quote"}
+    shutil.copy(config.LEDGER_CSV, raw_copy / "published_figures.csv")
+    assert cli.main(["ingest", "--raw", str(raw_copy), "--processed", str(processed),
+                     "--persons", "200"]) == 0
+    assert not (tmp_path / "out" / "ingest_failures.csv").exists()

@@ -2,142 +2,54 @@
 
 ``ingest`` reads every raw table, validates all of them lazily (every failure at once, not the
 first), and only when nothing failed writes Parquet tables and ``manifest.json`` into a staging
-folder that then replaces ``data/processed/`` in one rename. On any failure ``data/processed/``
-is left exactly as it was and :class:`IngestError` carries the table of failures.
+folder that then replaces ``data/processed/`` in one step (a link swapped by one rename). On any
+failure ``data/processed/`` is left exactly as it was and :class:`IngestError` carries the table
+of failures.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import tempfile
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
 from analysis import config
-from analysis.data import ledger, schemas
-from analysis.files import sha256_file
+from analysis.data import failures as failures_module
+from analysis.data import ledger
+from analysis.data.failures import InputFailure
+from analysis.data.raw_tables import RawTables, read_raw
+from analysis.files import replacing_directory, sha256_file
 
-FAILURE_COLUMNS = schemas.FAILURE_COLUMNS
 REPORTED_PACKAGES = ("pandas", "pandera", "pyarrow", "numpy", "statsmodels")
 
 
 class IngestError(Exception):
-    """Raised when raw inputs fail validation; ``failures`` lists every failing row and check."""
+    """Raised when raw inputs fail reading or validation; nothing has been written.
 
-    def __init__(self, failures: pd.DataFrame):
-        self.failures = failures
-        super().__init__(
-            f"{len(failures)} validation failure(s) in raw inputs; data/processed/ left unchanged"
-            f"\n{format_failures(failures)}"
-        )
+    ``records`` are the :class:`~analysis.data.failures.InputFailure` sentences; ``failures``
+    is the same as a table (file, row, column, ours, check, value, expected, action, ...).
+    """
 
+    def __init__(self, records: list[InputFailure]):
+        self.records = failures_module.ordered(records)
+        self.failures = failures_module.as_table(self.records)
+        files = len({record.file for record in self.records})
+        super().__init__(f"{len(self.records)} failure(s) in {files} input file(s); nothing "
+                         f"written\n{self.report()}")
 
-def format_failures(failures: pd.DataFrame, max_rows: int = 200) -> str:
-    """A plain-text table of failures, one line each."""
-    shown = failures.head(max_rows).astype(str)
-    shown["value"] = shown["value"].map(lambda value: value if len(value) <= 60
-                                        else value[:57] + "...")
-    text = shown.to_string(index=False)
-    if len(failures) > max_rows:
-        text += f"\n... and {len(failures) - max_rows} more"
-    return text
+    def report(self, full_list: Path | str | None = None) -> str:
+        """The summary and sentences an analyst reads (:func:`failures.report`)."""
+        return failures_module.report(self.records, full_list)
 
-
-@dataclass
-class RawTables:
-    """Raw inputs read as strings, plus where each came from."""
-
-    sources: pd.DataFrame
-    provinces: pd.DataFrame
-    ledger: pd.DataFrame
-    paths: dict[str, Path] = field(default_factory=dict)
+    def write_full_list(self, path: Path) -> None:
+        failures_module.write_full_list(self.records, path)
 
 
-def read_raw(raw_dir: Path = config.RAW_DIR) -> RawTables:
-    """Read the raw CSVs with text kept as text (codes like "50" must not become numbers)."""
-    paths = {
-        "sources": raw_dir / "sources.csv",
-        "provinces": raw_dir / "provinces.csv",
-        "ledger": raw_dir / "published_figures.csv",
-    }
-    missing = [str(path) for path in paths.values() if not path.exists()]
-    if missing:
-        raise FileNotFoundError(f"raw input(s) missing: {', '.join(missing)}")
-    text_columns = {"province_code": str, "scope": str, "period": str, "value_as_written": str}
-    frames = {name: pd.read_csv(path, dtype=text_columns, keep_default_na=False,
-                                na_values=[""]) for name, path in paths.items()}
-    return RawTables(frames["sources"], frames["provinces"], frames["ledger"], paths)
-
-
-def validate(schema, frame: pd.DataFrame, file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate lazily; return (validated frame or the input, failures table)."""
-    return schemas.validate_lazily(schema, frame, config.display_path(file))
-
-
-def _collapse_whitespace(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def check_quotes_in_sources(
-    figures: pd.DataFrame, sources: pd.DataFrame, sources_dir: Path, ledger_path: Path
-) -> pd.DataFrame:
-    """Every quote must be verbatim text of its source document (whitespace collapsed)."""
-    texts = {
-        row.source_id: _collapse_whitespace((sources_dir / row.file).read_text(encoding="utf-8"))
-        for row in sources.itertuples()
-        if (sources_dir / row.file).exists()
-    }
-    failures = []
-    for index, row in figures.iterrows():
-        text = texts.get(row["source_id"])
-        if text is None:
-            check, ok = "source document exists in data/raw/sources", False
-        else:
-            check, ok = "quote is verbatim text of the source", \
-                _collapse_whitespace(str(row["quote"])) in text
-        if not ok:
-            failures.append([config.display_path(ledger_path), index + 2, "quote", check,
-                             str(row["quote"])[:80]])
-    return pd.DataFrame(failures, columns=FAILURE_COLUMNS)
-
-
-def check_published_dates(figures: pd.DataFrame, sources: pd.DataFrame,
-                          ledger_path: Path) -> pd.DataFrame:
-    """A ledger row's ``published`` date must be its source document's date."""
-    dates = dict(zip(sources["source_id"], pd.to_datetime(sources["published"], errors="coerce")))
-    published = pd.to_datetime(figures["published"], errors="coerce")
-    expected = figures["source_id"].map(dates)
-    wrong = expected.notna() & (published != expected)
-    return pd.DataFrame({
-        "file": config.display_path(ledger_path),
-        "row": figures.index[wrong] + 2,
-        "column": "published",
-        "check": "equals the source's publication date in sources.csv",
-        "value": figures.loc[wrong, "published"].astype(str),
-    }, columns=FAILURE_COLUMNS)
-
-
-def validate_raw(raw: RawTables, sources_dir: Path) -> tuple[RawTables, pd.DataFrame]:
-    """Validate every raw table and the references between them; collect all failures."""
-    sources, source_failures = validate(schemas.SourceSchema, raw.sources, raw.paths["sources"])
-    provinces, province_failures = validate(
-        schemas.ProvinceSchema, raw.provinces, raw.paths["provinces"])
-    figures, ledger_failures = validate(schemas.LedgerSchema, raw.ledger, raw.paths["ledger"])
-    reference_schema = schemas.ledger_reference_schema(
-        list(raw.sources["source_id"]), ["national", *raw.provinces["province_code"]])
-    _, reference_failures = validate(reference_schema, raw.ledger, raw.paths["ledger"])
-    failures = pd.concat([
-        source_failures, province_failures, ledger_failures, reference_failures,
-        check_quotes_in_sources(raw.ledger, raw.sources, sources_dir, raw.paths["ledger"]),
-        check_published_dates(raw.ledger, raw.sources, raw.paths["ledger"]),
-    ], ignore_index=True)
-    return RawTables(sources, provinces, figures, raw.paths), failures
+def full_list_path(processed_dir: Path) -> Path:
+    """Where the command line writes every failure: beside ``processed_dir``, not in it."""
+    return Path(processed_dir).parent / failures_module.FULL_LIST_NAME
 
 
 def _input_files(raw_dir: Path) -> list[Path]:
@@ -149,10 +61,10 @@ def write_tables_atomically(tables: dict[str, pd.DataFrame], processed_dir: Path
     """Write Parquet tables and the manifest to a staging folder, then swap it into place.
 
     ``tables`` maps a relative path without suffix (``"panel/53"``) to a table.
+    ``processed_dir`` becomes a link to the complete new folder in one step, and what a killed
+    ingest left beside it is removed first (:func:`analysis.files.replacing_directory`).
     """
-    processed_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".processed-", dir=processed_dir.parent))
-    try:
+    with replacing_directory(processed_dir) as staging:
         outputs = {}
         for name, table in sorted(tables.items()):
             path = staging / f"{name}.parquet"
@@ -166,23 +78,7 @@ def write_tables_atomically(tables: dict[str, pd.DataFrame], processed_dir: Path
             **extra,
         }
         (staging / config.MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        _swap_into_place(staging, processed_dir)
-        return manifest
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _swap_into_place(staging: Path, processed_dir: Path) -> None:
-    # Keep untracked files such as a .gitkeep; everything we own is replaced as a whole.
-    previous = processed_dir.with_name(f".{processed_dir.name}-previous")
-    shutil.rmtree(previous, ignore_errors=True)
-    if processed_dir.exists():
-        os.replace(processed_dir, previous)
-    os.replace(staging, processed_dir)
-    gitkeep = previous / ".gitkeep"
-    if gitkeep.exists():
-        shutil.copy2(gitkeep, processed_dir / ".gitkeep")
-    shutil.rmtree(previous, ignore_errors=True)
+    return manifest
 
 
 def ledger_tables(validated: RawTables) -> dict[str, pd.DataFrame]:
@@ -199,6 +95,15 @@ def ledger_tables(validated: RawTables) -> dict[str, pd.DataFrame]:
     }
 
 
+def _missing_figure(validated: RawTables, error: LookupError) -> InputFailure:
+    """A valid ledger that lacks a figure the derived figures or the simulator are built on."""
+    return InputFailure(
+        config.display_path(validated.paths["ledger"]), "table", "figures the analysis needs",
+        "the figures that derived figures and the demonstration panel are computed from",
+        found=str(error), action="Restore the row (see data/raw/published_figures.csv in the "
+        "repository), or change analysis/data/ledger.py if the figure is no longer used.")
+
+
 def ingest(raw_dir: Path = config.RAW_DIR, processed_dir: Path = config.PROCESSED_DIR,
            persons: int = config.DEMO_PERSONS, seed: int = config.DEMO_SEED) -> dict:
     """Validate raw inputs and write ``processed_dir``; return the manifest.
@@ -206,24 +111,27 @@ def ingest(raw_dir: Path = config.RAW_DIR, processed_dir: Path = config.PROCESSE
     Raises
     ------
     IngestError
-        When any raw table fails validation; nothing is written.
+        When any raw input cannot be read or fails validation; nothing is written.
     """
     from analysis.data import microdata  # the panel stage: analyst extract or simulated panel
 
-    raw = read_raw(raw_dir)
-    validated, failures = validate_raw(raw, raw_dir / "sources")
+    validated, failures = read_raw(raw_dir)
     microdata_dir = raw_dir / "microdata"
-    analyst_data = (microdata_dir / microdata.COLUMN_MAP).exists()
-    if not failures.empty and not analyst_data:
+    analyst_data = microdata.has_analyst_files(microdata_dir)
+    if failures and not analyst_data:
         raise IngestError(failures)
-    panel_tables, panel_info, panel_failures = microdata.panel_tables(
-        microdata_dir, validated.ledger, validated.provinces, persons, seed)
-    failures = pd.concat([failures, panel_failures], ignore_index=True)
-    if not failures.empty:
-        raise IngestError(failures)
-    tables = {**ledger_tables(validated), **panel_tables}
-    if panel_info.get("origin") == "simulated":
-        tables.update(simulated_extras(tables, validated, persons, seed))
+    known = None if validated.provinces is None else list(validated.provinces["province_code"])
+    try:
+        panel_tables, panel_info, panel_failures = microdata.panel_tables(
+            microdata_dir, validated.ledger, validated.provinces, known, persons, seed)
+        failures += panel_failures
+        if failures:
+            raise IngestError(failures)
+        tables = {**ledger_tables(validated), **panel_tables}
+        if panel_info.get("origin") == "simulated":
+            tables.update(simulated_extras(tables, validated, persons, seed))
+    except LookupError as error:  # a valid ledger without a figure that the code looks up
+        raise IngestError([_missing_figure(validated, error)]) from None
     return write_tables_atomically(tables, processed_dir, raw_dir, {"panel": panel_info})
 
 

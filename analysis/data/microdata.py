@@ -1,21 +1,18 @@
 """The person-year panel for ``ingest``: an analyst's own extract, or the demonstration panel.
 
-An analyst puts a CSV or Parquet file under ``data/raw/microdata/`` with ``column_map.json``::
+An analyst puts a CSV or Parquet file under ``data/raw/microdata/`` with ``column_map.json``
+(:mod:`analysis.data.column_map`), which names the file and maps its columns and values to
+ours (:class:`analysis.data.schemas.PanelSchema`). The extract is read strictly: every cell as
+text, turned into a number or a yes/no only when it spells one (or through the map's
+``recode``, which must list every value the column holds), ids as whole numbers or, with
+``"ids": "text"``, as text mapped to stable integers (:func:`stable_integer`).
+``stable_employment`` and ``first_trained_year`` may be omitted: they are derived from
+``months_worked`` and ``trained``. Failures are sentences naming the extract's own columns.
 
-    {
-      "file": "survey_2016_2020.csv",
-      "columns": {"pid": "person_id", "hh": "household_id", "prov": "province_code", ...},
-      "recode": {"female": {"F": true, "M": false}, "trained": {"yes": true, "no": false}},
-      "defaults": {"employment_services": false}
-    }
-
-``columns`` maps their names to ours (:class:`analysis.data.schemas.PanelSchema`); ``recode`` maps
-values column by column (after renaming); ``defaults`` fills a column the extract lacks with one
-value, a choice the analyst makes explicitly and the manifest records. ``stable_employment`` and ``first_trained_year`` may be
-omitted: they are derived from ``months_worked`` and ``trained``. The extract is validated with
-the same schema and the same all-failures-at-once report as the ledger. Without a column map,
-the seeded demonstration panel of :mod:`analysis.data.simulator` is generated instead, and
-every page built from it says that it is simulated.
+A folder without any file but ``README.md`` and the example map gives the seeded
+demonstration panel of :mod:`analysis.data.simulator` instead, and every page built from it
+says that it is simulated; a folder with a file but no ``column_map.json`` is an error, never a
+fallback to simulated data.
 
 The panel is written partitioned by province (``panel/<code>.parquet``) so that a change in one
 province's data rebuilds only that province's report and the national one.
@@ -23,6 +20,8 @@ province's data rebuilds only that province's report and the national one.
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import json
 from pathlib import Path
 
@@ -31,62 +30,202 @@ import pandas as pd
 import pandera.pandas as pa
 
 from analysis import config
-from analysis.data import schemas
+from analysis.config import display_path
+from analysis.data import column_map as column_maps
+from analysis.data import reading, schemas, validation
+from analysis.data.failures import InputError, InputFailure, quoted
 
-COLUMN_MAP = "column_map.json"
-
-
-class ColumnMapError(ValueError):
-    """Raised when ``column_map.json`` is malformed or names a file that does not exist."""
-
-
-def read_column_map(microdata_dir: Path) -> dict:
-    path = microdata_dir / COLUMN_MAP
-    try:
-        column_map = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ColumnMapError(f"{path}: not valid JSON ({error})") from error
-    missing = {"file", "columns"} - set(column_map)
-    if missing:
-        raise ColumnMapError(f"{path}: missing key(s) {sorted(missing)}; expected 'file', "
-                             "'columns' and optionally 'recode'")
-    if not (microdata_dir / column_map["file"]).exists():
-        raise ColumnMapError(f"{path}: data file {column_map['file']!r} not found in "
-                             f"{microdata_dir}")
-    return column_map
+COLUMN_MAP = column_maps.NAME
+NOT_DATA = ("README.md", column_maps.EXAMPLE)  # committed beside the analyst's files
+# Spellings of yes and no, for suggesting a recode (never applied without one).
+YES_WORDS = ("yes", "y", "是", "有", "t")
+NO_WORDS = ("no", "n", "否", "无", "没有", "f")
+WOMAN_WORDS = ("f", "female", "woman", "女", "女性")
+MAN_WORDS = ("m", "male", "man", "男", "男性")
+DERIVED = {"stable_employment": "months_worked", "first_trained_year": "trained"}
 
 
-def read_analyst_panel(microdata_dir: Path) -> tuple[pd.DataFrame, Path]:
-    """The analyst's extract renamed, recoded and completed with derived columns."""
-    column_map = read_column_map(microdata_dir)
-    path = microdata_dir / column_map["file"]
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(
-        path, dtype={theirs: str for theirs, ours in column_map["columns"].items()
-                     if ours == "province_code"})
-    frame = frame.rename(columns=column_map["columns"])
-    for column, value in column_map.get("defaults", {}).items():
-        if column not in frame:
-            frame[column] = value
-    for column, mapping in column_map.get("recode", {}).items():
-        if column in frame:
-            frame[column] = frame[column].map(lambda value, m=mapping: m.get(str(value), value))
-    if "stable_employment" not in frame and "months_worked" in frame:
-        frame["stable_employment"] = pd.to_numeric(frame["months_worked"], errors="coerce") >= \
-            config.STABLE_EMPLOYMENT_MIN_MONTHS
-    if "first_trained_year" not in frame and {"trained", "person_id", "year"} <= set(frame):
-        trained_years = frame["year"].where(frame["trained"].astype(bool))
-        frame["first_trained_year"] = trained_years.groupby(frame["person_id"]).transform("min")
-    return frame, path
+def analyst_files(folder: Path) -> list[Path]:
+    """The analyst's files in the microdata folder (not hidden files, the README or example)."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir()
+                  if path.is_file() and not path.name.startswith(".") and path.name not in NOT_DATA)
 
 
-def validate_panel(frame: pd.DataFrame, file: Path, provinces: list[str],
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate a panel lazily; failures are rows of (file, row, column, check, value)."""
+def has_analyst_files(folder: Path) -> bool:
+    return bool(analyst_files(folder))
+
+
+def _no_column_map(folder: Path, files: list[Path]) -> InputFailure:
+    names = [path.name for path in files]
+    looks_like = difflib.get_close_matches(COLUMN_MAP, names, n=1, cutoff=0.6) or \
+        [name for name in names if name.lower().endswith(".json")][:1]
+    hint = f" If {looks_like[0]} is the column map, rename it {COLUMN_MAP}." if looks_like else ""
+    return InputFailure(
+        f"{display_path(folder)}/", "file", "column map present",
+        f"{COLUMN_MAP} beside the extract, saying how its columns map to the panel",
+        f"{', '.join(names)} but no {COLUMN_MAP}",
+        f"Write {COLUMN_MAP} (start from {column_maps.EXAMPLE} and docs/panel_schema.md), or "
+        "move the files out of the folder to use the simulated demonstration panel." + hint)
+
+
+def stable_integer(text: str) -> int:
+    """A text id as a non-negative integer of at most 18 digits: the first 59 bits of the
+    SHA-256 of its UTF-8 bytes.
+
+    The same text gives the same integer in every run and every extract, whatever the other
+    ids are; ``stable_integer("53012319900101123X")`` finds a person in the processed panel.
+    """
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") >> 5
+
+
+def _yes_no_suggestion(ours: str, values: list[str]) -> str:
+    yes, no = (WOMAN_WORDS, MAN_WORDS) if ours == "female" else (YES_WORDS, NO_WORDS)
+    guessed = {value: value.strip().lower() in yes for value in values
+               if value.strip().lower() in yes + no}
+    if len(guessed) == len(values):
+        pairs = ", ".join(f"{json.dumps(value, ensure_ascii=False)}: {str(flag).lower()}"
+                          for value, flag in guessed.items())
+    else:
+        pairs = ", ".join(f"{json.dumps(value, ensure_ascii=False)}: true or false"
+                          for value in values[:4])
+    return (f'Text is never read as yes/no on its own: map it in column_map.json, e.g. '
+            f'"recode": {{"{ours}": {{{pairs}}}}} (a recode lists every value of the column).')
+
+
+class ExtractAdvice(validation.Advice):
+    """What to do, in the terms of the extract and its column map."""
+
+    cell = 'Correct the value in the extract, or map it under "recode" in column_map.json.'
+
+    def __init__(self, ids: str):
+        self.ids = ids
+
+    def missing_column(self, ours: str, expected: list[str]) -> str:
+        derived = (f" It is derived from {DERIVED[ours]} when the extract has that."
+                   if ours in DERIVED else "")
+        return (f'Map a column of the extract to {ours} under "columns" in column_map.json, '
+                f'or give one value for every row under "defaults".{derived}')
+
+    def extra_column(self, theirs: str, expected: list[str]) -> str:
+        match = difflib.get_close_matches(theirs, expected, n=1)
+        hint = f' (did you mean "{match[0]}"?)' if match else ""
+        return (f'Map it to a panel column under "columns" in column_map.json{hint}, or remove '
+                "it from the extract.")
+
+    def unreadable(self, ours: str, kind: str, values: list[str]) -> str:
+        if kind == "yes/no":
+            return _yes_no_suggestion(ours, values)
+        if ours in column_maps.ID_COLUMNS and self.ids == "integers":
+            return ('For ids that are not whole numbers, set "ids": "text" in column_map.json: '
+                    "text ids are mapped to stable integers.")
+        return (validation.KINDS[kind].action + ' Text is never read as a number on its own; '
+                'map such values under "recode" in column_map.json if they mean a number.')
+
+    def empty(self, ours: str, kind: str) -> str:
+        return (f'Fill the cells, or give empty cells a value in column_map.json: "recode": '
+                f'{{"{ours}": {{"": ...}}}} (a recode lists every value of the column).')
+
+    def unmapped(self, ours: str, values: list[str], keys: list[str]) -> tuple[str, str]:
+        example = json.dumps(values[0], ensure_ascii=False)
+        return (f'a value listed under "recode" > "{ours}" in column_map.json '
+                f"({', '.join(keys)})",
+                f'Add each value to "recode" > "{ours}" with our value (e.g. {example}: ...), '
+                "or correct the rows.")
+
+
+def _id_recodes(table: reading.TextTable, ids: str) -> tuple[dict, list[InputFailure]]:
+    """Text ids as recodes to stable integers; whole-number ids must not start with 0."""
+    present = [name for name in column_maps.ID_COLUMNS if name in table.frame]
+    if ids == "text":
+        recodes = {}
+        for name in present:
+            texts = [text for text in table.frame[name].unique() if text.strip()]
+            recodes[name] = {text: str(stable_integer(text)) for text in texts}
+            if len(set(recodes[name].values())) < len(texts):  # 2**-59 per pair: never seen
+                raise AssertionError(f"two {name} texts share a stable integer")
+        return recodes, []
+    failures = []
+    for name in present:
+        padded = table.frame[name].str.fullmatch(r"\s*[+-]?0\d+\s*").to_numpy(bool)
+        if padded.any():
+            failures.append(table.failure(
+                "cell", "id without leading zeros", "an id written as a whole number without "
+                'leading zeros (read as numbers, "007" and "7" would be one id)', column=name,
+                positions=np.flatnonzero(padded),
+                found=quoted(table.frame[name][padded].iloc[0]),
+                action='Set "ids": "text" in column_map.json: ids are then read as text and '
+                       "mapped to stable integers."))
+    return {}, failures
+
+
+def derive(values: pd.DataFrame) -> pd.DataFrame:
+    """``stable_employment`` and ``first_trained_year`` when the extract lacks them.
+
+    ``first_trained_year`` is the earliest year with ``trained`` true, copied to every row of
+    the person (also rows before it) and empty for people never trained.
+    """
+    values = values.copy()
+    if "stable_employment" not in values and "months_worked" in values:
+        values["stable_employment"] = (
+            values["months_worked"] >= config.STABLE_EMPLOYMENT_MIN_MONTHS).astype("boolean")
+    if "first_trained_year" not in values and {"trained", "person_id", "year"} <= set(values):
+        trained_years = values["year"].where(values["trained"].fillna(False).astype(bool))
+        values["first_trained_year"] = trained_years.groupby(
+            values["person_id"]).transform("min").astype("Int64")
+    return values
+
+
+def panel_schema(known_provinces: list[str] | None) -> pa.DataFrameSchema:
+    """:class:`PanelSchema`, and province codes of ``provinces.csv`` when that could be read."""
     schema = schemas.PanelSchema.to_schema()
-    schema = schema.update_column(
-        "province_code", checks=[*schema.columns["province_code"].checks,
-                                 pa.Check.isin(provinces, error="a known province code")])
-    return schemas.validate_lazily(schema, frame, str(file))
+    if known_provinces is None:
+        return schema
+    return schemas.with_checks(schema, {"province_code": [
+        pa.Check.isin(known_provinces, error=schemas.KNOWN_PROVINCE_CHECK)]})
+
+
+def _read_extract(path: Path, encoding: str | None) -> tuple[reading.TextTable, list]:
+    if path.suffix.lower() == ".parquet":
+        return reading.read_parquet_table(path)
+    return reading.read_csv_table(path, encoding,
+                                  how_to_name='name the encoding in column_map.json: "encoding":')
+
+
+def read_analyst_panel(folder: Path, known_provinces: list[str] | None,
+                       ) -> tuple[pd.DataFrame, column_maps.ColumnMap | None, list[InputFailure]]:
+    """(the validated panel, its column map, failures) of the analyst's extract."""
+    files = analyst_files(folder)
+    if not (folder / COLUMN_MAP).is_file():
+        return pd.DataFrame(), None, [_no_column_map(folder, files)]
+    try:
+        column_map = column_maps.read_column_map(folder)
+        table, failures = _read_extract(folder / column_map.file, column_map.encoding)
+    except InputError as error:
+        return pd.DataFrame(), None, error.failures
+    header_failures = column_maps.header_failures(column_map, table)
+    if header_failures:  # the columns cannot be named until the map matches the header
+        return pd.DataFrame(), column_map, failures + header_failures
+    table = table.renamed(column_map.columns)
+    for ours, value in column_map.defaults.items():
+        if ours not in table.frame:
+            table.frame[ours] = value
+            table.their_names[ours] = f"{ours} (from defaults)"
+    id_recodes, id_failures = _id_recodes(table, column_map.ids)
+    panel, panel_failures = validation.validate_table(
+        table, panel_schema(known_provinces), "panel", ExtractAdvice(column_map.ids),
+        recode={**id_recodes, **column_map.recode}, derive=derive)
+    return panel, column_map, failures + id_failures + panel_failures
+
+
+def validate_panel(frame: pd.DataFrame, known_provinces: list[str]) -> pd.DataFrame:
+    """The simulated panel validated; a failure is a bug of the simulator, not bad input."""
+    try:
+        return panel_schema(known_provinces).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as error:
+        raise AssertionError(f"simulated panel fails PanelSchema:\n"
+                             f"{error.failure_cases.head(20)}") from None
 
 
 def simulated_panel(figures: pd.DataFrame, provinces: pd.DataFrame, persons: int, seed: int,
@@ -114,35 +253,32 @@ def compact(panel: pd.DataFrame) -> pd.DataFrame:
     return narrowed
 
 
-def panel_tables(microdata_dir: Path, figures: pd.DataFrame, provinces: pd.DataFrame,
+def panel_tables(microdata_dir: Path, figures: pd.DataFrame | None,
+                 provinces: pd.DataFrame | None, known_provinces: list[str] | None,
                  persons: int, seed: int, years: tuple[int, int] = config.DEMO_YEARS,
-                 ) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
-    """(tables to write, manifest entry, validation failures) for the person-year panel.
+                 ) -> tuple[dict[str, pd.DataFrame], dict, list[InputFailure]]:
+    """(tables to write, manifest entry, failures) for the person-year panel.
 
     For the demonstration panel the tables are ``panel/<province>``, ``truth/<province>`` (the
     planted effects: one row per program and post-receipt person-year, see
     ``SimulatedPanel.truth``) and ``calibration``.
     """
-    known = list(provinces["province_code"])
-    if (microdata_dir / COLUMN_MAP).exists():
-        frame, path = read_analyst_panel(microdata_dir)
-        panel, failures = validate_panel(frame, path, known)
-        if not failures.empty:
+    if has_analyst_files(microdata_dir):
+        panel, column_map, failures = read_analyst_panel(microdata_dir, known_provinces)
+        if failures:
             return {}, {}, failures
-        info = {"origin": "analyst", "file": path.name, "rows": len(panel),
-                "column_map": read_column_map(microdata_dir)}
-        return partition_by_province("panel", compact(panel)), info, failures
+        info = {"origin": "analyst", "file": column_map.file, "rows": len(panel),
+                "column_map": column_map.written}
+        return partition_by_province("panel", compact(panel)), info, []
     simulated = simulated_panel(figures, provinces, persons, seed, years)
-    panel, failures = validate_panel(simulated.panel, Path("simulated demonstration panel"), known)
-    if not failures.empty:  # the simulator broke its own contract: a bug, not bad input
-        raise AssertionError(f"simulated panel fails PanelSchema:\n{failures.head(20)}")
+    panel = validate_panel(simulated.panel, known_provinces)
     tables = {**partition_by_province("panel", compact(panel)),
               **partition_by_province("truth", simulated.truth),
               "calibration": simulated.calibration}
     info = {"origin": "simulated", "seed": seed, "persons": persons, "years": list(years),
             "rows": len(panel), "truth_rows": len(simulated.truth),
             "parameters": simulated.parameters}
-    return tables, info, failures
+    return tables, info, []
 
 
 def read_partitions(processed_dir: Path, table: str,

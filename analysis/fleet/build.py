@@ -13,7 +13,9 @@ A unit that fails keeps its executed notebook (error cell visible), is marked fa
 page, and makes the build's exit status non-zero while the others complete. Every output is
 written under a temporary name and renamed into place, and a unit's cache record is written only
 after its outputs, so an interrupted build leaves no half-written file and the next build resumes
-from the units that finished.
+from the units that finished. A build killed outright (SIGKILL, a crash) leaves temporaries named
+for their dead processes; the next build removes them first (:func:`remove_leftovers`), and its
+workers end with their kernels as soon as the build process is gone.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -32,13 +35,20 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from analysis.files import write_text_atomically
+from analysis.files import (
+    make_temporary_directory, pause_for_tests, remove_abandoned, temporary_directory,
+    write_text_atomically,
+)
 from analysis.fleet import cache
 from analysis.fleet.plan import (  # noqa: F401 (UnknownUnitError: part of this module's API)
     PLAN_CSV, PLAN_FILE, Unit, UnknownUnitError, expand, read_plan, select, spec_of,
 )
 from analysis import config
-from analysis.reports import matrix, site
+from analysis.reports import matrix, replication, site
+
+
+# The build's own temporary folder (multiprocessing's, below): named ``analysis-build.<pid>@...``.
+BUILD_DIR_STEM = "analysis-build"
 
 
 @dataclass(frozen=True)
@@ -144,29 +154,32 @@ def write_cache_record(unit: Unit, parts: cache.KeyParts, outcome: UnitOutcome,
 # Executing one unit (runs in a worker process, local or on a Dask worker)
 
 
-def _kernel_config(ipc_dir: str):
+def _kernel_config(ipc_dir: Path):
     """Kernel connection over IPC sockets in a private folder: no TCP ports to collide."""
     from traitlets.config import Config
 
     kernel_config = Config()
     kernel_config.KernelManager.transport = "ipc"
-    kernel_config.KernelManager.ip = os.path.join(ipc_dir, "kernel")
+    kernel_config.KernelManager.ip = str(ipc_dir / "kernel")
+    kernel_config.KernelManager.connection_file = str(ipc_dir / "connection.json")
     return kernel_config
 
 
 def _execute_notebook(unit: Unit, paths: BuildPaths, output: Path, parameters: dict,
-                      warm: bool, scratch: str) -> None:
+                      warm: bool) -> None:
+    from analysis.fleet import kernels
+
     notebook = paths.notebooks_dir / unit.notebook
     if warm:
-        from analysis.fleet import kernels
-
         kernels.warm_kernel(paths.notebooks_dir).execute(notebook, output, parameters)
-    else:
-        import papermill
+        return
+    import papermill
 
+    with temporary_directory(Path(tempfile.gettempdir()), kernels.KERNEL_DIR_STEM,
+                             private=True) as sockets:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
                                    cwd=str(paths.notebooks_dir), progress_bar=False,
-                                   kernel_name="python3", config=_kernel_config(scratch))
+                                   kernel_name="python3", config=_kernel_config(sockets))
 
 
 def execute_unit(unit: Unit, paths: BuildPaths, warm: bool = True) -> UnitOutcome:
@@ -180,37 +193,71 @@ def execute_unit(unit: Unit, paths: BuildPaths, warm: bool = True) -> UnitOutcom
     for directory in (paths.executed_dir, paths.results_dir, paths.site_dir):
         directory.mkdir(parents=True, exist_ok=True)
     executed, results = paths.outputs(unit.unit_id)[:2]
-    # Each unit works in a private scratch folder: nothing it writes can meet another unit's.
-    with tempfile.TemporaryDirectory(prefix=f"unit-{unit.unit_id}-") as scratch:
-        partial_notebook = Path(scratch) / executed.name
-        partial_results = Path(scratch) / results.name
+    # Each unit works in a private scratch folder beside its outputs (same file system, so they
+    # are renamed into place whole): nothing it writes can meet another unit's.
+    with temporary_directory(paths.executed_dir, f".scratch-{unit.unit_id}") as scratch:
+        partial_notebook = scratch / executed.name
+        partial_results = scratch / results.name
         parameters = {**unit.parameters, "processed_dir": str(paths.processed_dir),
                       "results_path": str(partial_results)}
         status, error = "ok", ""
         try:
-            _execute_notebook(unit, paths, partial_notebook, parameters, warm, scratch)
+            _execute_notebook(unit, paths, partial_notebook, parameters, warm)
         except PapermillExecutionError as failure:
             status, error = "failed", f"{failure.ename}: {failure.evalue}"
         if not partial_notebook.exists():
             raise RuntimeError(f"papermill wrote no notebook for unit {unit.unit_id}")
-        _stamp_unit_metadata(partial_notebook, unit, status)
         if status == "ok" and not partial_results.exists():
             status, error = "failed", "the notebook ran but wrote no results JSON"
-        shutil.move(str(partial_notebook), executed)
+        finish_notebook(partial_notebook, unit, status,
+                        {partial_notebook: executed, partial_results: results})
+        pause_for_tests("unit-executed")
+        os.replace(partial_notebook, executed)
         if status == "ok":
-            shutil.move(str(partial_results), results)
+            os.replace(partial_results, results)
         else:
             results.unlink(missing_ok=True)  # a stale result must not outlive a failed run
     render_unit_page(unit, paths, failed=status == "failed")
     return UnitOutcome(unit.unit_id, status, time.perf_counter() - started, error)
 
 
-def _stamp_unit_metadata(notebook_path: Path, unit: Unit, status: str) -> None:
+# Cells papermill adds (the parameters it injects, the banners of a failure) get random ids;
+# these fixed ids, numbered from the second on, replace them.
+ADDED_CELL_IDS = {"injected-parameters": "injected-parameters",
+                  "papermill-error-cell-tag": "papermill-error"}
+
+
+def finish_notebook(notebook_path: Path, unit: Unit, status: str,
+                    moved: dict[Path, Path]) -> None:
+    """Record the unit in the notebook's metadata and remove what differs from run to run.
+
+    Papermill gives the cells it adds random ids and records the scratch paths; the cells get
+    fixed ids and the paths become those the files are ``moved`` to, so two builds of the same
+    inputs differ only in execution times.
+    """
     import nbformat
+    from papermill.translators import PythonTranslator
 
     notebook = nbformat.read(notebook_path, as_version=4)
     notebook.metadata["analysis"] = {"unit": unit.unit_id, "title": unit.title,
                                      "parameters": unit.parameters, "status": status}
+    renamed = {str(scratch): str(final) for scratch, final in moved.items()}
+    recorded = notebook.metadata.get("papermill", {})
+    if recorded.get("output_path") in renamed:
+        recorded["output_path"] = renamed[recorded["output_path"]]
+    parameters = recorded.get("parameters", {})
+    for name, value in parameters.items():
+        if isinstance(value, str) and value in renamed:
+            parameters[name] = renamed[value]
+    added = {tag: 0 for tag in ADDED_CELL_IDS}
+    for cell in notebook.cells:
+        for tag in set(cell.metadata.get("tags", [])) & set(ADDED_CELL_IDS):
+            added[tag] += 1
+            cell.id = ADDED_CELL_IDS[tag] + (f"-{added[tag]}" if added[tag] > 1 else "")
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            for scratch, final in renamed.items():
+                cell.source = cell.source.replace(PythonTranslator.translate_escaped_str(scratch),
+                                                  PythonTranslator.translate_escaped_str(final))
     nbformat.write(notebook, notebook_path)
 
 
@@ -225,9 +272,41 @@ def render_unit_page(unit: Unit, paths: BuildPaths, failed: bool) -> None:
                          paths.site_dir / site.page_name(unit.unit_id), header, footer)
 
 
-def _ignore_interrupts() -> None:
+def _start_worker() -> None:
     # Ctrl-C reaches every process of the terminal; the parent alone decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_build, name="exit-with-build", daemon=True).start()
+
+
+def _exit_with_build() -> None:
+    """End this worker and its kernel once the build process is gone, however it ended.
+
+    Without this, a worker of a killed build would wait for work for ever (its task queue has
+    other writers) and keep its warm kernel alive.
+    """
+    from multiprocessing.connection import wait
+
+    from analysis.fleet import kernels
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    wait([parent.sentinel])
+    kernels.kill_all()
+    os._exit(1)
+
+
+def remove_leftovers(paths: BuildPaths) -> list[Path]:
+    """Remove what killed builds left behind: temporary files, scratch folders and kernel
+    folders of processes that are gone, and any kernel still running from such a folder."""
+    from analysis.fleet import kernels
+
+    removed = kernels.remove_abandoned_kernels()
+    removed += remove_abandoned(Path(tempfile.gettempdir()), BUILD_DIR_STEM)
+    for folder in (paths.reports_dir, paths.executed_dir, paths.results_dir, paths.site_dir,
+                   paths.cache_dir):
+        removed += remove_abandoned(folder)
+    return removed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -255,13 +334,37 @@ def _report_progress(progress, outcome: UnitOutcome) -> None:
                    + (f"  {outcome.error}" if outcome.error else ""))
 
 
+_multiprocessing_folder_named = False
+
+
+def _name_multiprocessing_folder_for_this_process() -> None:
+    """Create multiprocessing's temporary folder (``pymp-*``, which holds the forkserver's
+    socket) inside one named for this process, so that the next build removes it if this one is
+    killed before multiprocessing can remove it at exit."""
+    global _multiprocessing_folder_named
+    from multiprocessing import util
+
+    if _multiprocessing_folder_named:
+        return
+    _multiprocessing_folder_named = True
+    owned = make_temporary_directory(Path(tempfile.gettempdir()), BUILD_DIR_STEM, private=True)
+    previous, tempfile.tempdir = tempfile.tempdir, str(owned)
+    try:
+        util.get_temp_dir()  # made once per process, now inside ``owned``
+    finally:
+        tempfile.tempdir = previous
+    # After multiprocessing removes its folder at exit (priority -100), remove ours.
+    util.Finalize(None, shutil.rmtree, args=(owned, True), exitpriority=-200)
+
+
 def run_units_locally(units: list[Unit], paths: BuildPaths, workers: int, on_done) -> None:
     # "forkserver": workers start from a clean process. A forked copy of a parent that already
     # holds ZeroMQ sockets (a parent that ran a kernel itself) can deadlock.
+    _name_multiprocessing_folder_for_this_process()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["analysis.fleet.build", "analysis.fleet.kernels", "papermill", "nbconvert"])
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_ignore_interrupts)
+                               initializer=_start_worker)
     futures = {pool.submit(execute_unit, unit, paths): unit for unit in units}
     try:
         _deliver(futures, as_completed(futures), on_done)
@@ -270,6 +373,9 @@ def run_units_locally(units: list[Unit], paths: BuildPaths, workers: int, on_don
         pool.shutdown(wait=False, cancel_futures=True)
         for process in workers_running:
             process.terminate()  # its kernel follows: ipykernel exits when its parent is gone
+        for process in workers_running:
+            process.join(timeout=10)
+        remove_leftovers(paths)
         raise
     pool.shutdown(wait=True)
 
@@ -402,6 +508,7 @@ def build(only: list[str] | None = None, workers: int | None = None,
     Returns the summary table: one row per unit, run or cached.
     """
     load_manifest(paths.processed_dir)
+    remove_leftovers(paths)
     planned = plan_units(paths.processed_dir, plan_path=paths.plan_path)
     chosen = plan_units(paths.processed_dir, only, paths.plan_path, variants, exact)
     keys = {unit.unit_id: key_of(unit, paths) for unit in chosen}
@@ -413,4 +520,5 @@ def build(only: list[str] | None = None, workers: int | None = None,
     site_pages = [paths.site_dir / "index.html", paths.site_dir / "sources.html"]
     if outcomes or not all(page.exists() for page in site_pages):
         render_site_pages(planned, outcomes, paths)
+    replication.write_replication(paths, planned)  # reports/REPLICATION.md, every build
     return summary_table({**cached, **outcomes})

@@ -15,17 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from analysis import config
-from analysis.files import sha256_file
+from analysis.files import sha256_file, tree_digest
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the whole analysis package
-
-
-def _tree_digest(files: list[Path], root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(sha256_file(path).encode())
-    return digest.hexdigest()
 
 
 @lru_cache(maxsize=4)
@@ -33,7 +25,7 @@ def code_digest(package_dir: Path = PACKAGE_DIR) -> str:
     """Digest of every source and template file of the package (not caches)."""
     files = [path for path in package_dir.rglob("*")
              if path.is_file() and "__pycache__" not in path.parts]
-    return _tree_digest(files, package_dir)
+    return tree_digest(files, package_dir)
 
 
 def environment_digest(lock_file: Path = config.PROJECT_ROOT / "requirements.lock") -> str:
@@ -81,7 +73,7 @@ def unit_key(notebook: Path, parameters: dict, scope: str, processed_dir: Path,
     return KeyParts(
         notebook=sha256_file(notebook),
         parameters=hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest(),
-        inputs=_tree_digest(unit_inputs(scope, processed_dir), processed_dir) + extra,
+        inputs=tree_digest(unit_inputs(scope, processed_dir), processed_dir) + extra,
         code=code_digest(),
         environment=environment_digest(),
     )

@@ -7,6 +7,12 @@ collide), imports the libraries the notebooks use, and then executes unit after 
 papermill, clearing the user namespace before each one. The executed notebooks are ordinary
 papermill notebooks; execution counts are renumbered from 1 so they read exactly as a fresh
 kernel's would.
+
+A kernel's sockets and connection file live in one private folder of the system's temporary
+folder, named for the worker that owns it (:func:`analysis.files.temporary_name`). A kernel
+exits by itself within a second of its worker's death (ipykernel watches its parent); a build
+removes the folders of dead workers, and ends any kernel still using one
+(:func:`remove_abandoned_kernels`).
 """
 
 from __future__ import annotations
@@ -14,13 +20,13 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import signal
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import nbformat
-from jupyter_client import KernelManager
+from analysis.files import make_temporary_directory, remove_abandoned
 
 # Imported once per kernel so that units do not pay for them; the list is what the notebooks use.
 WARM_UP_CODE = """
@@ -44,6 +50,10 @@ for _name in [_n for _n in _ip.user_ns if not _n.startswith("_") and _n not in _
     del _ip.user_ns[_name]
 _ip.user_ns["Out"].clear()  # what displayhook.flush() does, without its gc.collect()
 _ip.user_ns.update({"_": "", "__": "", "___": ""})
+# Cells count from 1 again, as in a fresh kernel, so tracebacks and papermill's failure banner
+# ("In [3]") do not depend on the units this kernel ran before (what %reset does).
+_ip.history_manager.reset(new_session=True)
+_ip.execution_count = 1
 for _stale in [_m for _m in _sys.modules if _m == "analysis" or _m.startswith("analysis.")]:
     _sys.modules.pop(_stale)
 import pandas as _pd, matplotlib as _mpl, matplotlib.pyplot as _plt
@@ -59,6 +69,7 @@ for _leftover in ("_sys", "_warnings", "_ip", "_name", "_stale", "_pd", "_mpl", 
 globals().pop("_leftover", None)
 """
 START_TIMEOUT_SECONDS = 120
+KERNEL_DIR_STEM = "analysis-kernel"
 
 
 class KernelStartError(RuntimeError):
@@ -75,10 +86,14 @@ class WarmKernel:
     """
 
     def __init__(self, cwd: Path):
+        from jupyter_client import KernelManager
+
         self.cwd = Path(cwd)
-        self._socket_dir = tempfile.mkdtemp(prefix="warm-kernel-")
+        self._socket_dir = kernel_directory()
         self.manager = KernelManager(kernel_name="python3", transport="ipc",
-                                     ip=os.path.join(self._socket_dir, "kernel"))
+                                     ip=str(self._socket_dir / "kernel"),
+                                     connection_file=str(self._socket_dir / "connection.json"))
+        _running.add(self)
         self.manager.start_kernel(cwd=str(self.cwd))
         self.units_run = 0
         self._closed = False
@@ -138,6 +153,7 @@ class WarmKernel:
         if self._closed:
             return
         self._closed = True
+        _running.discard(self)
         try:
             if self.manager.has_kernel:
                 self.manager.shutdown_kernel(now=True)
@@ -145,9 +161,19 @@ class WarmKernel:
             self.manager.cleanup_resources()
             shutil.rmtree(self._socket_dir, ignore_errors=True)
 
+    def kill(self) -> None:
+        """End the kernel at once, from any thread (no messages, no event loop)."""
+        _running.discard(self)
+        process = getattr(self.manager.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
+
 
 def renumber_execution_counts(path: Path) -> None:
     """Number executed code cells 1, 2, ... as a fresh kernel would."""
+    import nbformat
+
     notebook = nbformat.read(path, as_version=4)
     count = 0
     for cell in notebook.cells:
@@ -162,6 +188,52 @@ def renumber_execution_counts(path: Path) -> None:
 
 
 _local = threading.local()
+_running: set[WarmKernel] = set()
+
+
+def kernel_directory() -> Path:
+    """A private folder for one kernel's sockets and connection file.
+
+    It is in the system's temporary folder, not the project: a socket's path must be short
+    (about 100 characters).
+    """
+    return make_temporary_directory(Path(tempfile.gettempdir()), KERNEL_DIR_STEM, private=True)
+
+
+def kill_all() -> None:
+    """End every kernel this process started; for a worker whose build has died."""
+    for kernel in list(_running):
+        kernel.kill()
+
+
+def remove_abandoned_kernels(temp_dir: Path | None = None) -> list[Path]:
+    """Remove the kernel folders of processes that are gone, ending any kernel still using one.
+
+    Such a kernel is found by its command line, which names its connection file (Linux; where
+    there is no ``/proc`` the kernel ends by itself when it notices its parent is gone).
+    """
+    temp_dir = Path(temp_dir or tempfile.gettempdir())
+    removed = remove_abandoned(temp_dir, KERNEL_DIR_STEM)
+    for folder in removed:
+        for pid in _processes_naming(str(folder)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    return removed
+
+
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*") if Path("/proc").is_dir() else []:
+        try:
+            command_line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+        except OSError:
+            continue
+        if text in command_line:
+            found.append(int(entry.name))
+    return found
 
 
 def warm_kernel(cwd: Path) -> WarmKernel:

@@ -19,7 +19,7 @@ from analysis.estimators.registry import ESTIMANDS, ESTIMATORS
 from analysis.estimators.spec import COVARIATES, AnalysisSpec
 from analysis.reports import plots, robustness_section, wording
 from analysis.reports.matrix import MATRIX_END, MATRIX_START
-from analysis.reports.report import UnitReport
+from analysis.reports.report import UnitReport, escape_markdown
 
 SIMULATED_NOTE = ("These estimates use the simulated demonstration panel; the planted effects "
                   "are shown beside them. They are not estimates of the real programs.")
@@ -81,8 +81,9 @@ def headline_section(report: UnitReport, spec: AnalysisSpec, estimates: pd.DataF
     """The headline sentence, built from the headline estimator's own record."""
     headline = estimates[estimates["method"] == spec.headline_estimator].iloc[0]
     if pd.isna(headline["estimate"]):
-        report.say(f"{where}, the headline estimator ({ESTIMATORS[spec.headline_estimator].label})"
-                   f" could not be computed: {headline['notes'] or 'no reason recorded'}.")
+        report.say(f"{escape_markdown(where)}, the headline estimator "
+                   f"({ESTIMATORS[spec.headline_estimator].label}) could not be computed: "
+                   f"{escape_markdown(headline['notes'] or 'no reason recorded')}.")
         report.set_summary("; ".join(filter(None, [report.summary,
                                                    f"{spec.title}: not estimated"])))
         report.set_headline(spec, headline)
@@ -90,7 +91,7 @@ def headline_section(report: UnitReport, spec: AnalysisSpec, estimates: pd.DataF
     for part in ("estimate", "ci_low", "ci_high"):
         report.number(f"headline_{part}", wording.effect_value(headline[part], spec),
                       spec.outcome_info.effect_unit)
-    report.say(wording.effect_sentence(headline, spec, where))
+    report.say(wording.effect_sentence(headline, spec, escape_markdown(where)))
     if "true_effect" in headline and pd.notna(headline["true_effect"]):
         report.number("headline_planted_effect", wording.effect_value(headline["true_effect"],
                                                                        spec),
@@ -309,8 +310,8 @@ def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province
     estimated = shown[shown["estimate"].notna()]
     failed = by_province[by_province["estimate"].isna()]
     for row in failed.itertuples():
-        report.say(f"- {names.get(row.province_code, row.province_code)}: not estimated "
-                   f"({row.notes}).")
+        report.say(f"- {escape_markdown(names.get(row.province_code, row.province_code))}: "
+                   f"not estimated ({escape_markdown(row.notes)}).")
     pooled_shown = in_reader_units(pooled.to_frame().T, spec).iloc[0]
     headline_label = ESTIMATORS[spec.headline_estimator].label
     report.figure(plots.forest_plot(
@@ -391,7 +392,8 @@ def who_gains_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFram
     note = "" if estimator.name == spec.headline_estimator else (
         f" The headline estimator ({ESTIMATORS[spec.headline_estimator].label}) does not give "
         f"the influence scores the test needs, so groups use {estimator.label}.")
-    report.say(f"{where}: the effect of {spec.program_info.noun} on {spec.outcome_info.noun} "
+    report.say(f"{escape_markdown(where)}: the effect of {spec.program_info.noun} on "
+               f"{spec.outcome_info.noun} "
                f"for each group ({estimator.label}; groups by traits in the first panel year), "
                "and a test of whether the groups' effects are equal. The test accounts for "
                f"groups sharing {spec.cluster_label} clusters.{note}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from analysis.data import simulate
 from analysis.reports import plots, tables
 from analysis.estimators import program_effects as pe
 from analysis.data.ledger import find_figure
-from analysis.reports.report import UnitReport, format_value
+from analysis.reports.report import UnitReport, escape_markdown, format_value
 
 CHANNEL_LABELS = {
     "public_welfare_post_placements": "Placed in public-welfare posts",
@@ -33,6 +34,11 @@ def _figure_number(report: UnitReport, name: str, row: pd.Series) -> str:
                          sources=(row["figure_id"],))
 
 
+def _source_link(figure_id: str) -> str:
+    """A markdown link to a ledger figure's highlighted quote on the sources page."""
+    return f"[{escape_markdown(figure_id)}](sources.html#{quote(str(figure_id))})"
+
+
 def national_headline(report: UnitReport, data: dict) -> None:
     figures = data["figures"]
     away = find_figure(figures, "poor_laborers_working_away", "2020")
@@ -40,10 +46,10 @@ def national_headline(report: UnitReport, data: dict) -> None:
     away_text = _figure_number(report, "headline_working_away_2020", away)
     reached_text = _figure_number(report, "headline_assistance_share_2020", reached)
     report.say(
-        f"**{away_text}** poor laborers were working away from home in {away['period']} "
-        f"([{away['figure_id']}](sources.html#{away['figure_id']})), and **{reached_text}** of "
-        f"registered poor households had received employment-assistance policies "
-        f"([{reached['figure_id']}](sources.html#{reached['figure_id']}))."
+        f"**{away_text}** poor laborers were working away from home in "
+        f"{escape_markdown(away['period'])} ({_source_link(away['figure_id'])}), and "
+        f"**{reached_text}** of registered poor households had received employment-assistance "
+        f"policies ({_source_link(reached['figure_id'])})."
     )
     report.set_summary(f"{away_text} poor laborers working away from home in {away['period']}; "
                        f"{reached_text} of registered poor households reached by employment "
@@ -146,24 +152,25 @@ def province_header(report: UnitReport, data: dict, code: str, spec: AnalysisSpe
     provinces = data["provinces"].set_index("province_code")
     province = provinces.loc[code]
     own = data["figures"][data["figures"]["scope"] == code]
+    name_en, name_zh = escape_markdown(province["name_en"]), escape_markdown(province["name_zh"])
     if not overview:
-        report.say(f"## {province['name_en']} ({province['name_zh']}): {spec.title}\n\n"
+        report.say(f"## {name_en} ({name_zh}): {spec.title}\n\n"
                    f"One analysis of the province; its main page "
-                   f"([{province['name_en']}](province-{code}.html)) has the published figures, "
+                   f"([{name_en}](province-{quote(code)}.html)) has the published figures, "
                    "the targets and every other analysis.")
         return
     count = report.number("published_figures", len(own), "count")
     targets = report.number("published_targets", int((own["kind"] == "target").sum()), "count")
     task = ("one of the 22 provinces with poverty-alleviation tasks" if province["poverty_task"]
             else "not among the 22 provinces with poverty-alleviation tasks")
-    report.say(f"## {province['name_en']} ({province['name_zh']})\n\n"
-               f"{province['region'].capitalize()} region, {task}.")
+    report.say(f"## {name_en} ({name_zh})\n\n"
+               f"{escape_markdown(province['region'].capitalize())} region, {task}.")
     if own.empty:
-        report.say(f"No figures specific to {province['name_en']} have been published in the "
+        report.say(f"No figures specific to {name_en} have been published in the "
                    "source documents yet; the national page shows the national figures.")
         report.set_summary("No published figures yet")
     else:
-        report.say(f"The source documents publish {count} figures for {province['name_en']}, "
+        report.say(f"The source documents publish {count} figures for {name_en}, "
                    f"{targets} of them targets.")
         report.set_summary(f"{count} published figures, {targets} targets")
 
@@ -205,7 +212,8 @@ def nsw_section(report: UnitReport) -> None:
 
     table3 = nsw.dehejia_wahba_table3()
     reproduced = table3[table3["reproduced"]]
-    names = ", ".join(f"{row.sample} column {row.column}" for row in reproduced.itertuples())
+    names = ", ".join(f"{escape_markdown(row.sample)} column {escape_markdown(row.column)}"
+                      for row in reproduced.itertuples())
     report.say(
         f"**Dehejia and Wahba's Table 3, columns (1) and (2).** With the specification the paper "
         f"states and classical (homoskedastic) standard errors, {len(reproduced)} of its "
@@ -223,8 +231,9 @@ def nsw_section(report: UnitReport) -> None:
                                 sources=printed_in)
         printed_se = report.number(f"{key}_published_se", row.published_std_error, "dollars",
                                    sources=printed_in)
-        report.say(f"- {row.sample_label}, {row.specification}: ours **{ours}** (standard error "
-                   f"{ours_se}), printed **{printed}** ({printed_se}). {row.note}")
+        report.say(f"- {escape_markdown(row.sample_label)}, {escape_markdown(row.specification)}:"
+                   f" ours **{ours}** (standard error {ours_se}), printed **{printed}** "
+                   f"({printed_se}). {escape_markdown(row.note)}")
     money = "{:,.0f}".format  # whole 1982 dollars, as printed
     shown = pd.DataFrame({
         "Sample": table3["sample_label"], "Specification": table3["specification"],
@@ -264,9 +273,11 @@ def monte_carlo_section(report: UnitReport, results_dir) -> None:
     table = pd.read_csv(table_path)
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     reps = report.number("monte_carlo_reps", float(meta.get("reps", table["reps"].max())), "count")
-    report.say(f"{meta.get('description', '')}\n\nResults of `benchmarks/monte_carlo.py` "
-               f"({reps} draws per design; commit `{meta.get('git_commit', 'unknown')[:10]}`, "
-               f"run {meta.get('run_date', 'unknown')}), simulated demonstration data.")
+    commit = escape_markdown(str(meta.get("git_commit", "unknown"))[:10])
+    report.say(f"{escape_markdown(meta.get('description', ''))}\n\nResults of "
+               f"`benchmarks/monte_carlo.py` ({reps} draws per design; commit {commit}, "
+               f"run {escape_markdown(meta.get('run_date', 'unknown'))}), simulated "
+               "demonstration data.")
     designs = {"national_pooled": "all provinces pooled", "one_province": "one province"}
     if "analysis" not in table:  # results of an older script: one analysis, training
         table.insert(0, "analysis", "training__stable_employment")
@@ -295,7 +306,7 @@ def _pretrends_monte_carlo(report: UnitReport, directory: Path) -> None:
     table = pd.read_csv(table_path)
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     report.say("### Pre-trends, simultaneous bands and sensitivity\n\n"
-               + meta.get("description", ""))
+               + escape_markdown(meta.get("description", "")))
     report.table(
         "monte_carlo_pretrends", table,
         "Share of draws (Monte Carlo standard error in brackets): the pre-trend test rejects at "
@@ -329,7 +340,7 @@ def _provinces_monte_carlo(report: UnitReport, directory: Path) -> None:
     table = pd.read_csv(table_path)
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     report.say("### Many provinces at once: shrunken intervals\n\n"
-               + meta.get("description", ""))
+               + escape_markdown(meta.get("description", "")))
     report.table("monte_carlo_provinces", table,
                  "Coverage of the province intervals (share of provinces whose 95% interval "
                  "contains the planted effect), mean length and RMSE",
@@ -412,7 +423,8 @@ def targets_from_microdata_section(report: UnitReport, data: dict, panel: pd.Dat
         report.say(f"Counts of persons scale the panel by "
                    f"{report.number('expansion_factor', row['factor'], 'count')} persons per "
                    f"panel person: the published {format_value(row['published'], 'persons')} "
-                   f"working away in {int(row['year'])} ({row['figure_id']}) over the "
+                   f"working away in {int(row['year'])} ({escape_markdown(row['figure_id'])}) "
+                   "over the "
                    f"{int(row['panel_count']):,} panel persons working outside their county "
                    "that year; the factor is held fixed.")
     report.say("Each value is measured per year with a 95% confidence interval (counties as "

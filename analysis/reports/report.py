@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -49,6 +50,29 @@ def format_value(value: float, unit: str, qualifier: str = "exact") -> str:
     if float(value).is_integer():
         return f"{prefix}{value:,.0f}"
     return f"{prefix}{value:,.1f}"
+
+
+# Characters that markdown reads as syntax (emphasis, links, headings, lists, tables, code, math).
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
+# Raw HTML in markdown: "<" directly followed by a tag name, "/", "!" or "?" (CommonMark 6.6).
+_RAW_HTML = re.compile(r"(?<!\\)<[A-Za-z/!?]")
+_CODE_SPAN = re.compile(r"(`+).+?\1", re.S)
+
+
+class RawHtmlError(ValueError):
+    """Raised when :meth:`UnitReport.say` receives raw HTML, which markdown would pass through
+    to the page unescaped; data text must go through :func:`escape_markdown` first."""
+
+
+def escape_markdown(text) -> str:
+    """Text from data (names, quotes, periods, notes), made safe to put in a markdown sentence.
+
+    The page shows it verbatim: ``<``, ``>`` and ``&`` become HTML entities, so a quote holding
+    ``<script>`` is displayed as text, and markdown syntax is backslash-escaped, so ``*`` or
+    ``[a](b)`` stay characters. Line breaks become spaces (a sentence stays one paragraph).
+    """
+    flat = re.sub(r"\s+", " ", str(text)).strip()
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", html.escape(flat, quote=False))
 
 
 def _jsonable(value):
@@ -152,7 +176,19 @@ class UnitReport:
         self.headline = {**raw, "unit": spec.outcome_info.effect_unit, "shown": shown}
 
     def say(self, markdown_text: str) -> None:
-        """Display narrative whose numbers were produced by :meth:`number`."""
+        """Display narrative whose numbers were produced by :meth:`number`.
+
+        Text from data must pass through :func:`escape_markdown`; raw HTML outside code spans
+        is refused with :class:`RawHtmlError`, because markdown would copy it into the page.
+        """
+        outside_code = _CODE_SPAN.sub("", markdown_text)
+        tag = _RAW_HTML.search(outside_code)
+        if tag:
+            raise RawHtmlError(
+                f"unit {self.unit!r}: narrative holds raw HTML near "
+                f"{outside_code[tag.start():tag.start() + 40]!r}; pass text from data through "
+                "analysis.reports.report.escape_markdown, and markup built by the package "
+                "through UnitReport.html")
         display(Markdown(markdown_text))
 
     def set_summary(self, text: str) -> None:

@@ -61,7 +61,7 @@ def page_name(unit: str) -> str:
 def navigation_html() -> str:
     links = [("index.html", "All reports"), ("national.html", "National"),
              ("sources.html", "Sources"), ("methods.html", "Methods"),
-             ("validation.html", "Validation")]
+             ("validation.html", "Validation"), ("replication.html", "Replication")]
     return ("<nav class='site-nav'>" +
             "".join(f"<a href='{href}'>{html.escape(text)}</a>" for href, text in links) +
             "</nav>")
