@@ -35,7 +35,8 @@ def _interval(low: float, high: float, spec: AnalysisSpec) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         return "no informative interval" if (math.isinf(low) or math.isinf(high)) else \
             "none (the data reject this much parallelism)"
-    return f"{_effect(low, spec)} to {_effect(high, spec)}"
+    unit = spec.outcome_info.effect_unit
+    return f"{_effect(low, spec).removesuffix(' ' + unit)} to {_effect(high, spec)}"
 
 
 def sentences(checks: rb.Robustness, spec: AnalysisSpec) -> list[str]:
