@@ -155,7 +155,9 @@ def forest_plot(by_province: pd.DataFrame, pooled: pd.Series, names: dict[str, s
     ax.axvline(0, color="#6b7280", linewidth=0.8)
     ax.set_yticks(y, [names.get(code, code) for code in shown["province_code"]])
     ax.set(xlabel=xlabel, title=title)
-    ax.legend(fontsize=8, loc="lower right")
+    # Below the axes: inside, it hid the lowest province's interval.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.6 / fig.get_figheight()
+                                                                - 0.02), ncol=2, frameon=False)
     return fig
 
 
