@@ -89,7 +89,8 @@ def summarise(draws: list[dict]) -> pd.DataFrame:
                 "mean_length": frame[length].mean(), "rmse": frame[rmse].mean()}
 
     return pd.DataFrame([
-        row("raw 95% interval (Callaway-Sant'Anna, t(G-1))", "raw_covered", "raw_length",
+        row("raw 95% interval (Callaway-Sant'Anna, as on the province pages: the cluster "
+            "score bootstrap below 30 counties)", "raw_covered", "raw_length",
             "raw_rmse"),
         row("robust empirical-Bayes 95% interval", "eb_covered", "eb_length", "eb_rmse"),
     ])
