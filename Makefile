@@ -25,9 +25,11 @@ reports: $(STAMP)
 	$(BIN)/python -m analysis ingest
 	$(BIN)/python -m analysis build
 
-## test: run the test suite
+## test: run the test suite, build every report on the demonstration data, and check that no published number moved (python -m analysis verify against reports/reference/numbers.json)
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory reports
+	$(BIN)/python -m analysis verify
 
 ## reference: build every report and accept its numbers as the reference (commit reports/reference/numbers.json with the change that moved them)
 reference: reports
