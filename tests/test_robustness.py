@@ -55,18 +55,26 @@ def test_the_pre_trend_test_rejects_where_trends_are_not_parallel_and_not_elsewh
     assert p_value("training", "stable_employment") > 0.05
 
 
-def test_few_clusters_use_the_f_test_and_fall_back_to_fewer_coefficients(simulated):
+def test_few_clusters_bootstrap_the_pre_test_and_fall_back_to_fewer_coefficients(simulated):
     yunnan = simulated.panel[simulated.panel["province_code"].astype(str) == "53"]
     results = pe.analyse(yunnan, AnalysisSpec())
     estimates, covariance, n_clusters = rb.event_study_inputs(results)
-    test, _ = rb.pretrend_test(estimates, covariance, n_clusters)
-    assert test.df_denominator == n_clusters - 1 and n_clusters < 30
+    assert n_clusters < 30
+    # Without influence functions: F(q, G-1); with them: the score bootstrap.
+    f_test, _ = rb.pretrend_test(estimates, covariance, n_clusters)
+    assert f_test.df_denominator == n_clusters - 1
+    boot, _ = rb.pretrend_test(estimates, covariance, n_clusters,
+                               results.event_study.cs_influence)
+    assert "score bootstrap" in boot.method and boot.df == f_test.df
+    # The same Wald statistic (q W / q): only the reference distribution differs.
+    assert boot.statistic == pytest.approx(f_test.statistic * f_test.df, rel=1e-6)
     assert rb.pretrend_test(estimates, covariance, 3) == (
-        None, f"{test.df} pre-receipt years cannot be tested jointly with only 3 clusters")
-    # Yunnan's 12 counties cannot test all six placebo cells with F(6, 11)? They can; with
-    # four counties (three degrees of freedom) the page tests the event-time coefficients.
+        None, f"{f_test.df} pre-receipt years cannot be tested jointly with only 3 clusters")
+    # Yunnan's 12 counties test the six placebo cells by the bootstrap; with four counties the
+    # page tests the fewer event-time coefficients, or says why it cannot.
     checks = robustness_section.compute(results)
-    assert checks.pretest is not None and checks.pretest.df_denominator == n_clusters - 1
+    assert checks.pretest is not None and "score bootstrap" in checks.pretest.method
+    assert checks.pretest_cells == "placebo group-time cells"
     four = yunnan[yunnan["county_id"].isin(sorted(yunnan["county_id"].unique())[:4])]
     small = robustness_section.compute(pe.analyse(four, AnalysisSpec()))
     assert small.pretest_cells == "pre-receipt event-time coefficients" or small.pretest is None

@@ -135,3 +135,49 @@ def group_time_pretest(records: list[EffectEstimate], influence: np.ndarray, clu
     covariance = influence_covariance(influence[:, pre], clusters, small_sample_factor)
     return wald_pretest(np.array([records[i].estimate for i in pre]), covariance,
                         df_denominator)
+
+
+def score_bootstrap_wald(estimates: np.ndarray, influence: np.ndarray, clusters: Clusters,
+                         wild=None) -> PretestResult:
+    """Joint test that ``estimates`` are all zero, p-value from the restricted cluster score
+    bootstrap: for few clusters, where a Wald test on the cluster covariance with F(q, G-1)
+    rejects far too often (over half the time at 5% with eight counties and six placebo
+    cells, in the project's Monte Carlo).
+
+    The multi-parameter analogue of :func:`analysis.estimators.inference.multiplier_bootstrap`
+    (the restricted wild bootstrap's Wald test, Roodman et al. 2019, sec. 3): the null is
+    imposed on each cluster's scores, ``S_c + w_c b`` with ``w_c = n_c / n``; each draw
+    perturbs them by multipliers ``v_c``, re-estimates the covariance from its own perturbed
+    scores and computes its Wald statistic; the p-value is the share of draws whose statistic
+    exceeds the observed ``W = b' V^-1 b``. With one estimate it is the restricted score
+    bootstrap's two-sided p-value.
+
+    Raises
+    ------
+    SingularDesignError
+        If the clusters are too few for the number of estimates (q > G - 1).
+    """
+    from analysis.estimators.inference import WildOptions, wild_draws
+
+    wild = wild or WildOptions()
+    b = np.asarray(estimates, dtype=float)
+    q, g, n = b.size, clusters.n, influence.shape[0]
+    if q > g - 1:
+        raise SingularDesignError(f"{q} effects cannot be tested jointly with {g} clusters")
+    sums = np.stack([np.bincount(clusters.codes, weights=influence[:, j], minlength=g)
+                     for j in range(q)], axis=1) / n
+    shares = np.bincount(clusters.codes, minlength=g) / n
+    factor = g / (g - 1)
+    observed = factor * sums.T @ sums
+    wald = float(b @ np.linalg.solve(observed, b))
+    restricted = sums + shares[:, None] * b[None, :]
+    draws = wild_draws(g, wild).T                                    # B x G
+    perturbed = draws[:, :, None] * restricted[None, :, :]           # B x G x q
+    total = perturbed.sum(axis=1)                                    # B x q
+    centred = perturbed - shares[None, :, None] * total[:, None, :]
+    covariance = factor * np.einsum("bgi,bgj->bij", centred, centred)
+    boot = np.einsum("bi,bi->b", total, np.linalg.solve(covariance, total[:, :, None])[..., 0])
+    p_value = float(np.mean(boot > wald * (1 + 1e-10)))
+    return PretestResult(wald, q, None, p_value,
+                         f"Wald test, p-value from the cluster score bootstrap with the null "
+                         f"imposed ({wild.weights.capitalize()} weights, {wild.reps} draws)")

@@ -182,6 +182,9 @@ class EventStudy:
     table: pd.DataFrame
     covariance: dict[str, pd.DataFrame]
     n_clusters: dict[str, int]
+    # Callaway-Sant'Anna's per-unit influence functions (columns in the covariance's order) and
+    # clusters, for bootstrap tests with few clusters.
+    cs_influence: tuple | None = None
 
 
 def event_study(panel: pd.DataFrame, spec: AnalysisSpec) -> EventStudy:
@@ -217,7 +220,8 @@ def event_study(panel: pd.DataFrame, spec: AnalysisSpec) -> EventStudy:
                            index=[cs[j].event_time for j in kept],
                            columns=[cs[j].event_time for j in kept])
     return EventStudy(table, {"event_study_twfe": twfe_vcov, "callaway_santanna": cs_vcov},
-                      {"event_study_twfe": int(twfe[0].n_clusters), "callaway_santanna": clusters.n})
+                      {"event_study_twfe": int(twfe[0].n_clusters), "callaway_santanna": clusters.n},
+                      (influence[:, kept], clusters))
 
 
 def _cs_event_study(comparable, spec, covariates):
