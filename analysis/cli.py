@@ -219,6 +219,8 @@ def _clean(args: argparse.Namespace) -> int:
     for directory in (config.REPORT_NOTEBOOKS_DIR, config.RESULTS_DIR, config.SITE_DIR):
         shutil.rmtree(directory, ignore_errors=True)
         print(f"clean: removed {directory}")
+    config.REPLICATION_MD.unlink(missing_ok=True)  # written by every build
+    print(f"clean: removed {config.REPLICATION_MD}")
     return EXIT_OK
 
 
