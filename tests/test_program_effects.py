@@ -4,21 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import config
-from analysis.data import simulate
 from analysis.estimators import program_effects as pe
 from analysis.estimators.registry import ESTIMATORS
 from analysis.estimators.spec import AnalysisSpec, SpecError
 from analysis.fleet.plan import read_plan
-
-
-@pytest.fixture(scope="module")
-def simulated():
-    provinces = pd.read_csv(config.PROVINCES_CSV, dtype={"province_code": str})
-    ledger = pd.read_csv(config.LEDGER_CSV, dtype={"scope": str, "period": str,
-                                                   "value_as_written": str})
-    targets = simulate.calibration_targets_from_ledger(ledger)
-    return simulate.simulate_panel(provinces, targets, n_persons=40_000, seed=7)
 
 
 def test_the_registry_drives_the_estimates_table(simulated):

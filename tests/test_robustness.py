@@ -2,26 +2,14 @@
 panels whose parallel trends hold or fail by construction, against independent computations."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from analysis import config
-from analysis.data import simulate
 from analysis.estimators import program_effects as pe
 from analysis.estimators import robustness as rb
 from analysis.estimators.spec import COVARIATES, AnalysisSpec
 from analysis.reports import robustness_section
-
-
-@pytest.fixture(scope="module")
-def simulated():
-    provinces = pd.read_csv(config.PROVINCES_CSV, dtype={"province_code": str})
-    ledger = pd.read_csv(config.LEDGER_CSV, dtype={"scope": str, "period": str,
-                                                   "value_as_written": str})
-    targets = simulate.calibration_targets_from_ledger(ledger)
-    return simulate.simulate_panel(provinces, targets, n_persons=40_000, seed=7)
 
 
 def test_event_study_covariances_match_the_standard_errors(simulated):
