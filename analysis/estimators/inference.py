@@ -145,10 +145,16 @@ def resolve_se_mode(se: str, clusters: Clusters | None) -> str:
             raise InvalidOptionError(f"se={se!r} needs a cluster column; pass cluster=... or "
                                      "use se='hc1' or 'classical'")
         return "hc1"
+    return _clustered_mode(se, clusters, few="wild", many="cluster")
+
+
+def _clustered_mode(se: str, clusters: Clusters, few: str, many: str) -> str:
+    """``se`` itself, or for "auto" the bootstrap ``few`` below :data:`WILD_CLUSTER_THRESHOLD`
+    clusters and the analytic ``many`` above; one cluster cannot be clustered."""
     if clusters.n < 2:
         raise NoVariationError(f"only one cluster in {clusters.name!r}; cannot cluster")
     if se == "auto":
-        return "wild" if clusters.n < WILD_CLUSTER_THRESHOLD else "cluster"
+        return few if clusters.n < WILD_CLUSTER_THRESHOLD else many
     return se
 
 
@@ -351,16 +357,12 @@ def resolve_influence_se_mode(se: str, clusters: Clusters | None) -> str:
         if se == "multiplier":
             raise InvalidOptionError("se='multiplier' needs a cluster column")
         return "analytic"
-    if clusters.n < 2:
-        raise NoVariationError(f"only one cluster in {clusters.name!r}; cannot cluster")
-    if se == "auto":
-        return "multiplier" if clusters.n < WILD_CLUSTER_THRESHOLD else "analytic"
-    return se
+    return _clustered_mode(se, clusters, few="multiplier", many="analytic")
 
 
 @dataclass(frozen=True)
 class MultiplierResult:
-    """Bootstrap-t inference for one estimate: p-value of ``null``, interval, label."""
+    """Score-bootstrap inference for one estimate: p-value of ``null``, interval, label."""
 
     p_value: float
     ci_low: float
