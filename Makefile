@@ -25,11 +25,12 @@ reports: $(STAMP)
 	$(BIN)/python -m analysis ingest
 	$(BIN)/python -m analysis build
 
-## test: run the test suite, build every report on the demonstration data, and check that no published number moved (python -m analysis verify against reports/reference/numbers.json)
+## test: run the test suite, build every report on the demonstration data, check that no published number moved (python -m analysis verify against reports/reference/numbers.json), then test the site in headless Chromium (tests/browser; screenshots in reports/screenshots)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory reports
 	$(BIN)/python -m analysis verify
+	$(BIN)/python -m pytest -m browser tests/browser
 
 ## reference: build every report and accept its numbers as the reference (commit reports/reference/numbers.json with the change that moved them)
 reference: reports

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Methods
 #
-# How the published figures are read and checked, how the effect of each employment program is estimated, which programs, outcomes and populations an analysis can choose, and how the simulated demonstration panel is generated. The text below is the documentation of the code that does it, so the two cannot drift apart.
+# How the effect of each employment program is estimated, which programs, outcomes and populations an analysis can choose, and how the simulated demonstration panel is generated. The technical details below are the documentation of the code that does it, so the two cannot drift apart.
 
 # %% tags=["parameters"]
 processed_dir = None  # None: the project's data/processed
@@ -26,7 +26,7 @@ results_path = None  # set by the build
 from analysis.reports import pages
 from analysis.reports.report import UnitReport
 
-report = UnitReport("methods", "Methods")
+report = UnitReport("methods", "Methods", results_path=results_path)
 report.set_summary("Estimators, standard errors and the demonstration-panel simulator")
 pages.methods_section(report, processed_dir)
-report.save(results_path)
+report.save()

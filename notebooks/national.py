@@ -45,7 +45,8 @@ from analysis.reports.report import UnitReport
 spec = AnalysisSpec.from_parameters(analysis_name, program, outcome, covariates, population,
                                     cluster, years, headline_estimator)
 data = tables.load_processed(processed_dir)
-report = UnitReport(unit, f"National: {spec.title}", {"overview": overview, **spec.to_dict()})
+report = UnitReport(unit, f"National: {spec.title}", {"overview": overview, **spec.to_dict()},
+                    results_path=results_path)
 panel = sections.load_panel(processed_dir, None)  # every province's panel; None without microdata
 truth = sections.load_truth(processed_dir, None)  # planted effects, simulated data only
 names = tables.province_names(data["provinces"])
@@ -74,10 +75,11 @@ sections.national_effects(report, results, by_province, names, simulated=truth i
 # The national main page adds who gains, the national targets beside what the panel measures,
 # the table of every analysis and every published national figure.
 if overview:
-    sections.who_gains_section(report, spec, panel, where="Across all provinces", seed=0)
+    sections.who_gains_section(report, spec, panel, where="Across all provinces", seed=0,
+                               simulated=truth is not None)
     projection = sections.load_panel(processed_dir, None, "projection")
     pages.targets_from_microdata_section(report, data, panel, "national",
                                          simulated=truth is not None, projection=projection)
     sections.matrix_placeholder(report, "national")
     pages.all_figures_section(report, data, "national")
-report.save(results_path)
+report.save()

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Province report
+# # One province, one analysis (parameterized notebook)
 #
 # One province, one analysis: the effect of one employment program on one outcome, estimated
 # every way we trust, with the published figures and targets of the province on its main page.
@@ -48,7 +48,8 @@ data = tables.load_processed(processed_dir)
 province_code = tables.province_code(data["provinces"], province_code)
 province = tables.province_name(data["provinces"], province_code)
 report = UnitReport(province_code, f"{province}: {spec.title}",
-                    {"province_code": province_code, "overview": overview, **spec.to_dict()})
+                    {"province_code": province_code, "overview": overview, **spec.to_dict()},
+                    results_path=results_path)
 panel = sections.load_panel(processed_dir, province_code)  # None: no microdata here
 truth = sections.load_truth(processed_dir, province_code)  # planted effects, simulated data only
 pages.province_header(report, data, province_code, spec, overview)
@@ -77,11 +78,12 @@ sections.effects_sections(report, results, where=f"In {province}", simulated=tru
 # The province's main page (overview = True) adds who gains, the targets beside what the panel
 # measures, the table of every analysis of the province and its published figures.
 if overview:
-    sections.who_gains_section(report, spec, panel, where=province, seed=int(province_code))
+    sections.who_gains_section(report, spec, panel, where=province, seed=int(province_code),
+                               simulated=truth is not None)
     pages.province_targets_section(report, data, province_code)
     projection = sections.load_panel(processed_dir, province_code, "projection")
     pages.targets_from_microdata_section(report, data, panel, province_code,
                                          simulated=truth is not None, projection=projection)
     sections.matrix_placeholder(report, province_code)
     pages.all_figures_section(report, data, province_code)
-report.save(results_path)
+report.save()

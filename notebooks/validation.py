@@ -27,7 +27,7 @@ monte_carlo_dir = None  # None: benchmarks/results
 from analysis.reports import pages
 from analysis.reports.report import UnitReport
 
-report = UnitReport("validation", "Validation")
+report = UnitReport("validation", "Validation", results_path=results_path)
 report.set_summary("NSW experimental benchmark, R did's minimum-wage example and Monte Carlo bias "
                    "and coverage of every estimator")
 
@@ -48,4 +48,4 @@ pages.mpdta_section(report)
 
 # %%
 pages.monte_carlo_section(report, monte_carlo_dir)
-report.save(results_path)
+report.save()

@@ -32,7 +32,7 @@ def test_key_is_stable_when_nothing_changes(tree):
 
 def test_notebook_change_invalidates(tree):
     before = _key(tree)
-    tree[1].write_text(tree[1].read_text().replace("Province report", "Province page"))
+    tree[1].write_text(tree[1].read_text().replace("One province, one analysis", "One province and one analysis"))
     assert _key(tree) != before
 
 

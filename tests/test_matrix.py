@@ -40,3 +40,12 @@ def test_injection_replaces_the_placeholder_and_can_be_repeated(tmp_path):
     text = page.read_text()
     assert "placeholder" not in text and "one" not in text and text.count("two") == 1
     assert not matrix.inject_matrix(tmp_path / "missing.html", "x")
+
+
+def test_scope_cells_say_no_clear_effect_when_the_interval_includes_zero():
+    clear = _result("53", "training", "stable_employment", 8.24, 2.04, 14.4)
+    assert matrix.scope_cell_text(clear) == "+8.2 pp [2.0 to 14.4]"
+    unclear = _result("53-x", "workshop_job", "wage_income", -154.4, -6808, 6500, unit="yuan")
+    assert matrix.scope_cell_text(unclear) == "no clear effect: -154 yuan [-6,808 to 6,500]"
+    html = matrix.scope_matrix_html([clear, unclear])
+    assert "no clear effect: -154 yuan" in html and "no clear effect: +8.2" not in html

@@ -1,6 +1,7 @@
 """HTML pieces: text from data is escaped; the footer states provenance."""
 
 import pandas as pd
+import pytest
 
 from analysis.reports import report, site
 
@@ -8,17 +9,13 @@ HOSTILE = 'Quote with <script>alert("x")</script> & "marks"'
 
 
 def test_quotes_in_source_text_are_escaped_and_marked():
-    rendered = site.highlight_quotes(f"First paragraph.\n\n{HOSTILE} end.", [("SCIO-01", HOSTILE)])
+    from analysis.reports import sources_page
+
+    rendered = sources_page.highlight_quotes(f"First paragraph.\n\n{HOSTILE} end.",
+                                             [("SCIO-01", HOSTILE)])
     assert "<script>" not in rendered
     assert '<mark id="SCIO-01"' in rendered
     assert rendered.count("<p>") == 2
-
-
-def test_index_escapes_titles_and_summaries():
-    page = site.UnitPage("53", HOSTILE, "ok", HOSTILE, "province-53.html", "../n.ipynb")
-    body = site.index_body([page], simulated=True)
-    assert "<script>" not in body
-    assert "simulated demonstration panel" in body
 
 
 def test_report_tables_escape_cells_but_keep_package_links(monkeypatch):
@@ -55,3 +52,111 @@ def test_provenance_footer_names_commit_hashes_packages_and_parameters():
     footer = site.provenance_html("abc123", {"data/raw/x.csv": "f" * 64}, {"unit": "53"})
     assert "abc123" in footer and "ffffffffffffffff" in footer
     assert "pandas" in footer and "unit=&#x27;53&#x27;" in footer
+
+
+# ----------------------------------------------------------------------------------------------
+# The page shell, charts, tables and downloads
+
+
+def _shown(monkeypatch) -> list[str]:
+    shown = []
+    monkeypatch.setattr(report, "display", lambda item: shown.append(item.data))
+    return shown
+
+
+def _chart(title: str):
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(4, 2))
+    axes.plot([0, 1], [2, 3])
+    axes.set_title(title)
+    return figure
+
+
+def test_charts_are_inline_svg_with_their_alt_text_and_no_repeated_ids():
+    import re
+
+    first = report.figure_svg(_chart("Hebei (河北省) rose"), "Employment rose from 2 to 3")
+    second = report.figure_svg(_chart("Another chart"), "A second chart")
+    assert first.startswith("<svg role='img' aria-label='Employment rose from 2 to 3'")
+    assert "<title>Employment rose from 2 to 3</title>" in first
+    assert "河北省" in first  # text kept as text, drawn by the reader's fonts
+    ids = re.findall(r' id="([^"]+)"', first) + re.findall(r' id="([^"]+)"', second)
+    shared = {found for found in ids if ids.count(found) > 1}
+    # Only identical clip paths or markers (same content, same hashed id) may repeat.
+    assert all(re.search(rf'id="{found}"', first) and re.search(rf'id="{found}"', second)
+               for found in shared)
+    assert "figure_1" not in first and "<?xml" not in first
+    assert report.figure_svg(_chart("Same"), "x") == report.figure_svg(_chart("Same"), "x")
+
+
+def test_a_chart_needs_alt_text_and_records_its_data_for_download(monkeypatch, tmp_path):
+    shown = _shown(monkeypatch)
+    unit = report.UnitReport("53", "Yunnan", results_path=tmp_path / "53-training_x.json")
+    data = pd.DataFrame({"year": [2019, 2020], "value": [0.5, 0.75]})
+    unit.figure(_chart("t"), "trend", "Value rose from 0.5 to 0.75", data=data)
+    assert "<figure class='chart'>" in shown[0] and "aria-label='Value rose" in shown[0]
+    assert "href='data/53-training_x/trend.csv'" in shown[0]
+    assert unit.as_dict()["tables"]["trend"] == [{"year": 2019, "value": 0.5},
+                                                {"year": 2020, "value": 0.75}]
+    with pytest.raises(ValueError, match="alt text"):
+        unit.figure(_chart("t"), "other", "  ")
+
+
+def test_tables_show_reader_names_and_numbers_for_people(monkeypatch):
+    shown = _shown(monkeypatch)
+    unit = report.UnitReport("53", "Yunnan")
+    table = pd.DataFrame({"ci_low": [-0.00001, 0.25], "n_clusters": [4.0, 12.0],
+                          "persons": [17_160_000.0, None], "covers_truth": [True, False]})
+    unit.table("estimates", table, caption="Estimates")
+    page = shown[0]
+    assert "95% interval, low" in page and "ci_low" not in page
+    assert "<td>0.000</td>" in page and "-0.000" not in page
+    assert "<td>4</td>" in page and "4.000" not in page
+    assert "17,160,000" in page and "nan" not in page.lower().replace("nano", "")
+    assert "<td>yes</td>" in page and "True" not in page
+    assert "class='table-scroll'" in page and "data-link" not in page  # no results path
+
+
+def test_details_fold_everything_shown_inside_into_one_element(monkeypatch):
+    shown = _shown(monkeypatch)
+    unit = report.UnitReport("53", "Yunnan")
+    with unit.details("Technical details: balance"):
+        unit.say("Balance **improves** after weighting.")
+        unit.table("balance", pd.DataFrame({"smd": [0.1]}))
+    unit.say("After the fold.")
+    assert len(shown) == 2
+    assert shown[0].startswith("<details class='technical'><summary>Technical details: balance")
+    assert "<strong>improves</strong>" in shown[0] and "<table" in shown[0]
+    assert shown[1] == "After the fold."
+
+
+def test_csv_downloads_are_the_recorded_tables_without_markup(tmp_path):
+    import csv
+    import json
+
+    results = tmp_path / "53.json"
+    records = [{"figure_id": '<a href="sources.html#YN-01">YN-01</a>', "value": 13.0,
+                "note": None}, {"figure_id": "YN-02", "value": 10000.0, "note": "a, b"}]
+    results.write_text(json.dumps({"tables": {"figures_53": records}}))
+    written = site.write_unit_data(results, tmp_path / "site", "53")
+    assert written == [tmp_path / "site" / "data" / "53" / "figures_53.csv"]
+    rows = list(csv.DictReader(written[0].open()))
+    assert rows == [{"figure_id": "YN-01", "value": "13.0", "note": ""},
+                    {"figure_id": "YN-02", "value": "10000.0", "note": "a, b"}]
+
+
+def test_every_page_has_the_shell_date_version_licence_and_shared_assets(monkeypatch, tmp_path):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    page = site.page_html("Yunnan: training and stable employment", "<p>Body</p>",
+                          current="province-53.html", simulated=True)
+    assert "<title>Yunnan: training and stable employment · " in page
+    assert page.count("<h1>") == 1
+    assert "<link rel=\"stylesheet\" href=\"assets/site.css\">" in page and "<style>" not in page
+    assert "built 2023-11-14" in page and "MIT licence" in page
+    assert "href='index.html#cite'" in page and "version " in page
+    assert "simulated demonstration panel" in page
+    site.write_assets(tmp_path)
+    css = (tmp_path / "assets" / "site.css").read_text()
+    assert css.startswith((site.TEMPLATES_DIR / "site.css").read_text())
+    assert (tmp_path / "assets" / "site.js").exists()

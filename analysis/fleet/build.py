@@ -44,7 +44,7 @@ from analysis.fleet.plan import (  # noqa: F401 (UnknownUnitError: part of this 
     PLAN_CSV, PLAN_FILE, Unit, UnknownUnitError, expand, read_plan, select, spec_of,
 )
 from analysis import config
-from analysis.reports import matrix, replication, site
+from analysis.reports import glossary, index_page, matrix, replication, site, sources_page, tables
 
 
 # The build's own temporary folder (multiprocessing's, below): named ``analysis-build.<pid>@...``.
@@ -261,15 +261,34 @@ def finish_notebook(notebook_path: Path, unit: Unit, status: str,
     nbformat.write(notebook, notebook_path)
 
 
+def page_title(unit: Unit) -> str:
+    """The title and heading of a unit's page: its place, its analysis and, when not everyone,
+    its population."""
+    if not unit.scope:
+        return unit.title
+    place = "China (national)" if unit.scope == config.NATIONAL_UNIT else unit.title.split(":")[0]
+    spec = spec_of(unit)
+    analysis = spec.title[:1].lower() + spec.title[1:]
+    if spec.population != ("all",):
+        analysis += f", {spec.population_label}"
+    if unit.overview:
+        return f"{place}: published figures and {analysis}"
+    return f"{place}: {analysis}"
+
+
 def render_unit_page(unit: Unit, paths: BuildPaths, failed: bool) -> None:
+    """The unit's page, and the CSVs of its tables and charts from its results JSON."""
     manifest = load_manifest(paths.processed_dir)
-    notebook_link = f"../notebooks/{unit.unit_id}.ipynb"
-    header = site.navigation_html() + site.banner_html(
-        simulated=is_simulated(manifest), failed_notebook=notebook_link if failed else None)
-    footer = site.provenance_html(site.git_commit(), manifest.get("inputs", {}),
-                                  {"unit": unit.unit_id, **unit.parameters})
+    notebook_link = f"reports/notebooks/{unit.unit_id}.ipynb"
+    provenance = site.provenance_html(site.git_commit(), manifest.get("inputs", {}),
+                                      {"unit": unit.unit_id, **unit.parameters})
+    site.write_unit_data(paths.results_dir / f"{unit.unit_id}.json", paths.site_dir,
+                         unit.unit_id)
     site.render_notebook(paths.executed_dir / f"{unit.unit_id}.ipynb",
-                         paths.site_dir / site.page_name(unit.unit_id), header, footer)
+                         paths.site_dir / site.page_name(unit.unit_id), page_title(unit),
+                         simulated=is_simulated(manifest),
+                         failed_notebook=notebook_link if failed else None,
+                         provenance=provenance)
 
 
 def _start_worker() -> None:
@@ -430,16 +449,6 @@ def _previous_outcome(unit: Unit, paths: BuildPaths) -> UnitOutcome:
                        record.get("error", ""), cached=True)
 
 
-def _unit_page(unit: Unit, outcome: UnitOutcome, paths: BuildPaths) -> site.UnitPage:
-    results_path = paths.results_dir / f"{unit.unit_id}.json"
-    summary = outcome.error
-    if outcome.status == "ok" and results_path.exists():
-        summary = json.loads(results_path.read_text()).get("summary", "")
-    return site.UnitPage(unit.unit_id, unit.title, outcome.status, summary,
-                         site.page_name(unit.unit_id), f"../notebooks/{unit.unit_id}.ipynb",
-                         outcome.seconds, outcome.cached)
-
-
 def _analysis_results(units: list[Unit], known: dict[str, UnitOutcome],
                       paths: BuildPaths) -> list[matrix.UnitResult]:
     """What each analysis unit recorded (headline and spec), for the matrices."""
@@ -458,30 +467,37 @@ def _analysis_results(units: list[Unit], known: dict[str, UnitOutcome],
 
 def render_site_pages(units: list[Unit], outcomes: dict[str, UnitOutcome],
                       paths: BuildPaths) -> None:
-    """The index and the sources page (unit pages are rendered by their workers)."""
+    """The shared assets, the index, sources and glossary pages (unit pages are rendered by
+    their workers)."""
     manifest = load_manifest(paths.processed_dir)
-    header = site.navigation_html()
-    footer = site.provenance_html(site.git_commit(), manifest.get("inputs", {}), {})
+    provenance = site.provenance_html(site.git_commit(), manifest.get("inputs", {}), {})
+    site.write_assets(paths.site_dir)
     known = {unit.unit_id: outcomes.get(unit.unit_id) or _previous_outcome(unit, paths)
              for unit in units}
     results = _analysis_results(units, known, paths)
     for scope in dict.fromkeys(result.scope for result in results):
         own = [result for result in results if result.scope == scope]
         matrix.inject_matrix(paths.site_dir / site.page_name(scope), matrix.scope_matrix_html(own))
-    overview_pages = [_unit_page(unit, known[unit.unit_id], paths)
-                      for unit in units if unit.overview or not unit.scope]
     scope_titles = {unit.scope: unit.title for unit in units if unit.overview}
     analysis_titles = {unit.analysis: spec_of(unit).short_title for unit in units if unit.scope}
-    site.render_page(paths.site_dir / "index.html", "Employment-based poverty alleviation reports",
-                     site.index_body(overview_pages, is_simulated(manifest),
-                                     matrix.index_matrix_html(results, scope_titles,
-                                                              analysis_titles)),
-                     header, footer)
+    headline = next((unit.analysis for unit in units if unit.overview), None)
+    frames = index_page.index_tables(results, tables.load_processed(paths.processed_dir),
+                                     analysis_titles, headline, scope_titles)
+    index_page.write_index_data(frames, paths.site_dir)
+    page_status = {site.page_name(unit.unit_id): known[unit.unit_id].status
+                   for unit in units if not unit.scope}
+    simulated = is_simulated(manifest)
+    site.render_page(paths.site_dir / "index.html", site.SITE_NAME,
+                     index_page.index_body(frames, simulated=simulated,
+                                           build_date=site.build_date(),
+                                           headline_analysis=headline, page_status=page_status),
+                     simulated=simulated, provenance=provenance)
     sources = pd.read_parquet(paths.processed_dir / "sources.parquet")
     figures = pd.read_parquet(paths.processed_dir / "figures.parquet")
     site.render_page(paths.site_dir / "sources.html", "Source documents",
-                     site.sources_body(sources, figures, paths.raw_dir / "sources"),
-                     header, footer)
+                     sources_page.sources_body(sources, figures, paths.raw_dir / "sources"),
+                     provenance=provenance)
+    site.render_page(paths.site_dir / "glossary.html", "Glossary", glossary.glossary_body())
 
 
 def summary_table(outcomes: dict[str, UnitOutcome]) -> pd.DataFrame:
@@ -517,7 +533,8 @@ def build(only: list[str] | None = None, workers: int | None = None,
     outcomes = run_units(stale, keys, paths, workers or default_workers(), scheduler)
     cached = {unit.unit_id: _previous_outcome(unit, paths) for unit in chosen
               if unit.unit_id not in outcomes}
-    site_pages = [paths.site_dir / "index.html", paths.site_dir / "sources.html"]
+    site_pages = [paths.site_dir / name for name in (
+        "index.html", "sources.html", "glossary.html", "assets/site.css", "assets/site.js")]
     if outcomes or not all(page.exists() for page in site_pages):
         render_site_pages(planned, outcomes, paths)
     replication.write_replication(paths, planned)  # reports/REPLICATION.md, every build

@@ -50,7 +50,8 @@ def in_reader_units(table: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
 
 
 def axis_label(spec: AnalysisSpec) -> str:
-    return f"effect on {spec.outcome_info.noun} ({spec.outcome_info.effect_unit})"
+    """"effect on stable employment (percentage points)": short enough for a phone."""
+    return f"effect on {wording.outcome_short(spec)} ({spec.outcome_info.effect_unit})"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -76,14 +77,18 @@ def design_section(report: UnitReport, spec: AnalysisSpec, simulated: bool) -> N
 # One scope (a province, or the nation pooled)
 
 
+def _headline_record(spec: AnalysisSpec, estimates: pd.DataFrame) -> pd.Series:
+    return estimates[estimates["method"] == spec.headline_estimator].iloc[0]
+
+
 def headline_section(report: UnitReport, spec: AnalysisSpec, estimates: pd.DataFrame,
                      where: str, simulated: bool) -> pd.Series:
     """The headline sentence, built from the headline estimator's own record."""
-    headline = estimates[estimates["method"] == spec.headline_estimator].iloc[0]
+    headline = _headline_record(spec, estimates)
     if pd.isna(headline["estimate"]):
-        report.say(f"{escape_markdown(where)}, the headline estimator "
-                   f"({ESTIMATORS[spec.headline_estimator].label}) could not be computed: "
-                   f"{escape_markdown(headline['notes'] or 'no reason recorded')}.")
+        report.say(wording.not_estimated_sentence(
+            f"The headline estimate ({ESTIMATORS[spec.headline_estimator].label})",
+            headline["notes"], spec.program_info.noun, wording.place(where)))
         report.set_summary("; ".join(filter(None, [report.summary,
                                                    f"{spec.title}: not estimated"])))
         report.set_headline(spec, headline)
@@ -101,10 +106,15 @@ def headline_section(report: UnitReport, spec: AnalysisSpec, estimates: pd.DataF
                    f"{wording.effect_number(headline['true_effect'], spec)}; the interval "
                    f"{covered} it.")
     report.set_summary("; ".join(filter(None, [
-        report.summary, f"{spec.title}: {wording.short_effect(headline, spec)}"
-        + (" (simulated data)" if simulated else "")])))
+        report.summary, f"{spec.title}: {wording.summary_effect(headline, spec, simulated)}"])))
     report.set_headline(spec, headline)
     return headline
+
+
+def _shown_estimates(estimates: pd.DataFrame) -> pd.DataFrame:
+    """The estimators that apply (the logit's row is left out for outcomes that are not
+    yes-or-no: it does not apply, rather than failing)."""
+    return estimates[estimates["notes"].fillna("") != "only for yes/no outcomes"]
 
 
 def estimates_table(estimates: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
@@ -114,20 +124,17 @@ def estimates_table(estimates: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame
     shown = in_reader_units(estimates, spec)
 
     def fmt(value):
-        return wording.plain_number(value, decimals)
+        return wording.signed_number(value, decimals)
 
     table = pd.DataFrame({
         "estimator": shown["label"],
         "what it estimates": shown["estimand_label"],
-        f"effect ({unit})": shown["estimate"].map(fmt),
-        "standard error": shown["std_error"].map(fmt),
+        f"effect ({unit})": [fmt(value) if pd.notna(value) else "not estimated"
+                             for value in shown["estimate"]],
         "95% confidence interval": [
-            "" if pd.isna(low) else f"{fmt(low)} to {fmt(high)}"
-            for low, high in zip(shown["ci_low"], shown["ci_high"])],
-        "rows used": shown["n_obs"].map(lambda n: f"{int(n):,}" if n else ""),
-        "clusters": shown["n_clusters"].map(lambda n: "" if pd.isna(n) else f"{int(n):,}"),
-        "standard errors": shown["se_type"],
-        "notes": shown["notes"],
+            wording.why_not_estimated(notes, spec.program_info.noun) if pd.isna(low)
+            else f"{fmt(low)} to {fmt(high)}"
+            for low, high, notes in zip(shown["ci_low"], shown["ci_high"], shown["notes"])],
     })
     if "true_effect" in shown:
         table["planted effect"] = shown["true_effect"].map(fmt)
@@ -137,12 +144,61 @@ def estimates_table(estimates: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame
     return table
 
 
-def estimators_section(report: UnitReport, spec: AnalysisSpec, estimates: pd.DataFrame) -> None:
-    report.figure(plots.estimates_plot(
-        in_reader_units(estimates, spec), f"{spec.title}: every estimator",
-        xlabel=axis_label(spec)))
+def inference_table(estimates: pd.DataFrame, spec: AnalysisSpec) -> pd.DataFrame:
+    """How each estimate was computed: standard error, sample, clusters, inference, notes."""
+    shown = in_reader_units(estimates, spec)
+    decimals = spec.outcome_info.decimals
+
+    def count(value):
+        return "" if pd.isna(value) or not value else f"{int(value):,}"
+
+    return pd.DataFrame({
+        "estimator": shown["label"],
+        f"standard error ({spec.outcome_info.effect_unit})": shown["std_error"].map(
+            lambda value: wording.plain_number(value, decimals)),
+        "rows used": shown["n_obs"].map(count),
+        "received the program": shown["n_treated"].map(count),
+        "clusters": shown["n_clusters"].map(count),
+        "how the uncertainty was computed": shown["se_type"].map(wording.inference_words),
+        "notes": shown["notes"].map(wording.notes_words),
+    })
+
+
+def estimators_section(report: UnitReport, spec: AnalysisSpec, estimates: pd.DataFrame,
+                       where: str = "", simulated: bool = False) -> None:
+    """The chart of every estimator (its title states the headline finding), the table, and
+    how each estimate was computed (folded)."""
+    estimates = _shown_estimates(estimates)
+    headline = _headline_record(spec, estimates)
+    title = wording.finding_title(headline, spec, where, simulated)
+    drawn = in_reader_units(estimates, spec)
+    drawn = drawn[["method", "label", "estimate", "ci_low", "ci_high",
+                   *(["true_effect"] if "true_effect" in drawn else [])]]
+    missing = int(drawn["estimate"].isna().sum())
+    if missing == len(drawn):
+        report.say("No estimator could be computed here, so there is no chart; the table says "
+                   "why for each.")
+    else:
+        _estimates_chart(report, spec, drawn, title, missing)
     report.table("effect_estimates", estimates, "Estimates by estimator",
                  display_table=estimates_table(estimates, spec))
+    with report.details("Technical details: how each estimate was computed"):
+        report.table("effect_estimates_inference", estimates[[
+            "method", "std_error", "n_obs", "n_treated", "n_clusters", "se_type", "notes"]],
+            "Standard errors, samples and inference of each estimator",
+            display_table=inference_table(estimates, spec))
+
+
+def _estimates_chart(report: UnitReport, spec: AnalysisSpec, drawn: pd.DataFrame, title: str,
+                     missing: int) -> None:
+    report.figure(
+        plots.estimates_plot(drawn, title, xlabel=axis_label(spec)), "effect_estimates_chart",
+        f"{title}. The chart shows the estimate of each estimator with its 95% confidence "
+        f"interval, in {spec.outcome_info.effect_unit}"
+        + ("; crosses mark the planted effect" if "true_effect" in drawn else "")
+        + (f"; {missing} estimator(s) could not be computed and are left out" if missing
+           else "") + ".",
+        data=drawn)
 
 
 def _band_in_reader_units(checks, spec: AnalysisSpec) -> pd.DataFrame | None:
@@ -156,83 +212,179 @@ def _band_in_reader_units(checks, spec: AnalysisSpec) -> pd.DataFrame | None:
     return pd.concat([band, reference], ignore_index=True)
 
 
+def event_title(events: pd.DataFrame, spec: AnalysisSpec, where: str, simulated: bool,
+                checks=None) -> str:
+    """The event-study chart's finding: in how many years after receipt the effect is clearly
+    above or below zero, and whether trends differed before receipt."""
+    method = "callaway_santanna" if (events["method"] == "callaway_santanna").any() else \
+        events["method"].iloc[0]
+    after = events[(events["method"] == method) & (events["event_time"] >= 0)
+                   & events["ci_low"].notna()]
+    above, below = int((after["ci_low"] > 0).sum()), int((after["ci_high"] < 0).sum())
+    years = len(after)
+    if not years:
+        found = "no year after receipt could be estimated"
+    elif above and not below:
+        found = f"above zero in {above} of {years} years after receipt"
+    elif below and not above:
+        found = f"below zero in {below} of {years} years after receipt"
+    elif above and below:
+        found = f"above zero in {above} and below zero in {below} of {years} years after receipt"
+    else:
+        found = f"not clearly different from zero in any of {years} years after receipt"
+    pretest = getattr(checks, "pretest", None)
+    if pretest is not None and pd.notna(pretest.p_value):
+        found += ("; no sign of different trends before" if pretest.p_value >= 0.05
+                  else "; trends differed before receipt")
+    subject = wording.program_subject(spec).lower()
+    return (f"Effect of {subject} on {wording.outcome_short(spec)} {wording.place(where)}, "
+            f"year by year: {found}" + wording.simulated_suffix(simulated)).replace("  ", " ")
+
+
 def event_study_section(report: UnitReport, spec: AnalysisSpec, events: pd.DataFrame,
-                        true_events: pd.DataFrame | None, checks=None) -> None:
+                        true_events: pd.DataFrame | None, checks=None, where: str = "",
+                        simulated: bool = False) -> None:
     truth = None if true_events is None else true_events.assign(
         att=true_events["att"] * spec.outcome_info.scale)
-    report.figure(plots.event_study_plot(in_reader_units(events, spec), truth,
-                                         ylabel=axis_label(spec),
-                                         program_noun=spec.program_info.noun,
-                                         band=_band_in_reader_units(checks, spec)))
+    band = _band_in_reader_units(checks, spec)
     shown = in_reader_units(events, spec)
+    title = event_title(shown, spec, where, simulated, checks)
+    report.say(
+        "Both estimators compare each year with the year before first receipt and use the same "
+        "laborers (those first treated after the first panel year, and those never treated). "
+        "Two-way fixed effects pool every cohort in one regression; Callaway-Sant'Anna "
+        "compares each cohort with the never treated and averages. Estimates before year 0 "
+        "check parallel trends: they should be near zero. The shaded intervals cover one year "
+        "each; the dashed lines around Callaway-Sant'Anna are a simultaneous 95% band, which "
+        "covers every year at once, so a reader may judge the whole path.")
+    drawn = shown[["method", "label", "event_time", "estimate", "ci_low", "ci_high"]].copy()
+    if band is not None:
+        drawn = drawn.merge(band.rename(columns={"low": "band_low", "high": "band_high"})
+                            .assign(method="callaway_santanna"),
+                            on=["method", "event_time"], how="left")
+    if truth is not None:
+        drawn = drawn.merge(truth[["event_time", "att"]].rename(columns={"att": "true_effect"}),
+                            on="event_time", how="left")
+    report.figure(
+        plots.event_study_plot(shown, truth, ylabel=axis_label(spec),
+                               program_noun=spec.program_info.noun, title=title, band=band),
+        "event_study_chart",
+        f"{title}. The chart shows the effect in each year before and after first receipt, "
+        f"in {spec.outcome_info.effect_unit}, for two estimators, with 95% intervals"
+        + ("; the planted effect is drawn as a dashed line with crosses" if truth is not None
+           else "") + ".",
+        data=drawn)
     decimals = spec.outcome_info.decimals
-    for column in ("estimate", "ci_low", "ci_high"):
-        shown[column] = shown[column].map(lambda v: wording.plain_number(v, decimals))
-    report.table("event_study", events[["label", "event_time", "estimate", "std_error",
-                                        "ci_low", "ci_high", "is_reference"]],
-                 f"Effects by years since first receipt, in {spec.outcome_info.effect_unit}. "
-                 "Both estimators compare each year with the year before first receipt and use "
-                 "the same laborers (those first treated after the first panel year, and those "
-                 "never treated). Two-way fixed effects pool every cohort in one regression; "
-                 "Callaway-Sant'Anna compares each cohort with the never treated and averages. "
-                 "Estimates before year 0 check parallel trends: they should be near zero. In "
-                 "the chart, the dashed lines around Callaway-Sant'Anna are a simultaneous 95% "
-                 "band, which covers every year at once, so a reader may judge the whole path "
-                 "(the shaded intervals cover one year each)",
-                 display_table=shown[["label", "event_time", "estimate", "ci_low", "ci_high"]]
-                 .rename(columns={"label": "estimator", "event_time": "years since first receipt",
-                                  "estimate": "effect", "ci_low": "95% CI from",
-                                  "ci_high": "95% CI to"}))
+
+    def fmt(value):
+        return wording.signed_number(value, decimals)
+
+    with report.details("Technical details: effects year by year"):
+        report.table("event_study", events[["label", "event_time", "estimate", "std_error",
+                                            "ci_low", "ci_high", "is_reference"]],
+                     f"Effects by years since first receipt, in {spec.outcome_info.effect_unit}"
+                     " (year -1 is the reference, 0 by construction)",
+                     display_table=pd.DataFrame({
+                         "estimator": shown["label"],
+                         "years since first receipt": shown["event_time"].map(
+                             lambda e: f"{int(e):+d}" if e else "0"),
+                         "effect": shown["estimate"].map(fmt),
+                         "95% confidence interval": [
+                             "reference year" if ref else
+                             ("" if pd.isna(lo) else f"{fmt(lo)} to {fmt(hi)}")
+                             for lo, hi, ref in zip(shown["ci_low"], shown["ci_high"],
+                                                    shown["is_reference"])]}))
 
 
-def balance_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFrame) -> None:
+def balance_finding(balance: pd.DataFrame) -> str:
+    """"after weighting, all 6 characteristics are balanced" or how many are not."""
+    total = len(balance)
+    before = int((balance["smd"].abs() >= 0.1).sum())
+    after = int((balance["smd_weighted"].abs() >= 0.1).sum())
+    if after == 0:
+        found = (f"after weighting, all {total} characteristics are balanced"
+                 + (f", {before} of which were not before" if before else ""))
+    else:
+        found = (f"after weighting, {after} of {total} characteristics still differ by 0.1 "
+                 "standard deviations or more")
+    return found
+
+
+def balance_title(balance: pd.DataFrame, program: str) -> str:
+    return f"Those who received {program} and those who did not: {balance_finding(balance)}"
+
+
+def balance_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFrame,
+                    where: str = "", simulated: bool = False) -> None:
+    """Who received the program: a plain sentence, then balance and overlap folded."""
     program = spec.program_info.noun
     try:
         diagnostics = pe.propensity_diagnostics(panel, spec)
     except effects.EffectsError as error:
-        report.say(f"Covariate balance cannot be assessed here: the propensity model could not "
-                   f"be fitted ({error}).")
+        report.say(wording.not_estimated_sentence(
+            "Covariate balance", str(error), program, wording.place(where)))
         return
     balance, overlap = diagnostics.balance, diagnostics.by_arm
-    report.figure(plots.balance_plot(balance, f"received {program} vs not"))
-    covariate_words = {**COVARIATES}
-    report.table("covariate_balance", balance, "Covariate balance in the last panel year "
-                 "(standardized mean differences; below 0.1 in absolute value is "
-                 "conventionally balanced)",
-                 display_table=pd.DataFrame({
-                     "covariate": balance["covariate"].map(covariate_words)
-                     .fillna(balance["covariate"]),
-                     "mean, received": balance["mean_treated"].map(lambda v: f"{v:,.2f}"),
-                     "mean, did not": balance["mean_control"].map(lambda v: f"{v:,.2f}"),
-                     "difference before weighting": balance["smd"].map(lambda v: f"{v:.2f}"),
-                     "difference after weighting": balance["smd_weighted"].map(
-                         lambda v: f"{v:.2f}")}))
-    arms = overlap.reset_index()
-    report.table("propensity_overlap", arms,
-                 "Estimated probability of receiving the program, by arm",
-                 display_table=pd.DataFrame({
-                     "laborers": arms[arms.columns[0]].map(
-                         {"treated": "received", "control": "did not receive"}),
-                     "number": arms["n"].map(lambda n: f"{int(n):,}"),
-                     "lowest": arms["ps_min"].map(lambda v: f"{v:.3f}"),
-                     "mean": arms["ps_mean"].map(lambda v: f"{v:.3f}"),
-                     "highest": arms["ps_max"].map(lambda v: f"{v:.3f}"),
-                     "left out (trimmed)": arms["n_trimmed"].map(lambda n: f"{int(n):,}")}))
+    title = balance_title(balance, program) + wording.simulated_suffix(simulated)
+    labels = {**COVARIATES}
+    worst = balance.loc[balance["smd"].abs().idxmax()]
+    report.say(
+        f"Before weighting, those who received {program} differed most from those who did not "
+        f"in {labels.get(worst['covariate'], worst['covariate'])} (a standardized mean "
+        f"difference of {wording.plain_number(worst['smd'], 2)}); {balance_finding(balance)}. "
+        "Estimators that adjust for these characteristics compare like with like only as far "
+        "as this balance holds.")
+    with report.details("Technical details: balance and overlap"):
+        shown = balance.assign(covariate=balance["covariate"].map(labels)
+                               .fillna(balance["covariate"]))
+        report.figure(
+            plots.balance_plot(balance, f"received {program} vs not", title, labels),
+            "covariate_balance_chart",
+            f"{title}. The chart shows, for each characteristic, the standardized mean "
+            "difference between those who received the program and those who did not, before "
+            "and after inverse-probability weighting; dotted lines mark 0.1 either side.",
+            data=shown[["covariate", "smd", "smd_weighted"]])
+        report.table("covariate_balance", balance, "Covariate balance in the last panel year "
+                     "(standardized mean differences; below 0.1 in absolute value is "
+                     "conventionally balanced)",
+                     display_table=pd.DataFrame({
+                         "covariate": shown["covariate"],
+                         "mean, received": balance["mean_treated"].map(lambda v: f"{v:,.2f}"),
+                         "mean, did not": balance["mean_control"].map(lambda v: f"{v:,.2f}"),
+                         "difference before weighting": balance["smd"].map(
+                             lambda v: wording.plain_number(v, 2)),
+                         "difference after weighting": balance["smd_weighted"].map(
+                             lambda v: wording.plain_number(v, 2))}))
+        arms = overlap.reset_index()
+        report.table("propensity_overlap", arms,
+                     "Overlap: estimated probability of receiving the program, by arm",
+                     display_table=pd.DataFrame({
+                         "laborers": arms[arms.columns[0]].map(
+                             {"treated": "received", "control": "did not receive"}),
+                         "number": arms["n"].map(lambda n: f"{int(n):,}"),
+                         "lowest": arms["ps_min"].map(lambda v: f"{v:.3f}"),
+                         "mean": arms["ps_mean"].map(lambda v: f"{v:.3f}"),
+                         "highest": arms["ps_max"].map(lambda v: f"{v:.3f}"),
+                         "left out (trimmed)": arms["n_trimmed"].map(lambda n: f"{int(n):,}")}))
 
 
-def dynamics_and_balance_sections(report: UnitReport, results: pe.AnalysisResults) -> None:
+def dynamics_and_balance_sections(report: UnitReport, results: pe.AnalysisResults,
+                                  where: str = "", simulated: bool = False) -> None:
     """Effects by years since first receipt, who received the program, and how far the
     headline can be trusted (pre-trends and sensitivity)."""
     spec = results.spec
     checks = robustness_section.compute(results)
     report.say("### Effects by years since first receipt")
     if results.events.empty:
-        report.say("Effects by years since first receipt could not be estimated here: "
-                   f"{results.events.attrs.get('not_estimated', 'too few cohorts')}.")
+        report.say(wording.not_estimated_sentence(
+            "Effects by years since first receipt",
+            results.events.attrs.get("not_estimated", ""), spec.program_info.noun,
+            wording.place(where)))
     else:
-        event_study_section(report, spec, results.events, results.true_events, checks)
+        event_study_section(report, spec, results.events, results.true_events, checks,
+                            where, simulated)
     report.say(f"### Who received {spec.program_info.noun}: balance of covariates")
-    balance_section(report, spec, results.panel)
+    balance_section(report, spec, results.panel, where, simulated)
     robustness_section.robustness_section(report, results, checks)
 
 
@@ -244,8 +396,8 @@ def effects_sections(report: UnitReport, results: pe.AnalysisResults | None, whe
         return
     spec = results.spec
     headline_section(report, spec, results.estimates, where, simulated)
-    estimators_section(report, spec, results.estimates)
-    dynamics_and_balance_sections(report, results)
+    estimators_section(report, spec, results.estimates, where, simulated)
+    dynamics_and_balance_sections(report, results, where, simulated)
 
 
 def matrix_placeholder(report: UnitReport, scope: str) -> None:
@@ -293,14 +445,67 @@ def _many_provinces_sentences(report: UnitReport, spec: AnalysisSpec,
     return table
 
 
+def _province_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def provinces_in_words(report: UnitReport, spec: AnalysisSpec, estimated: pd.DataFrame,
+                       names: dict[str, str]) -> str:
+    """Which provinces' intervals lie above zero, below zero, or include it (estimates in the
+    outcome's own scale)."""
+    raised = estimated[estimated["ci_low"] > 0]
+    lowered = estimated[estimated["ci_high"] < 0]
+    unclear = len(estimated) - len(raised) - len(lowered)
+    report.number("provinces_raised", len(raised), "count")
+    report.number("provinces_lowered", len(lowered), "count")
+    report.number("provinces_no_clear_effect", unclear, "count")
+    program, outcome = spec.program_info.noun, spec.outcome_info.noun
+    said = []
+    for verb, part in (("raised", raised), ("lowered", lowered)):
+        if len(part):
+            listed = [f"{escape_markdown(names.get(row.province_code, row.province_code))} "
+                      f"({wording.effect_number(row.estimate, spec)})"
+                      for row in part.sort_values("estimate", ascending=verb == "lowered")
+                      .itertuples()]
+            said.append(f"{verb} {outcome} in {_provinces(str(len(part)))}: "
+                        f"{_province_list(listed)}")
+    if not said:
+        return (f"In no province does the 95% confidence interval exclude zero: the data "
+                f"cannot tell whether {program} changed {outcome} in any single province.")
+    lead = f"Province by province, {program} " + "; it ".join(said)
+    if unclear:
+        lead += (f". In the other {_provinces(str(unclear))} the 95% confidence interval "
+                 "includes zero: no clear effect")
+    return lead + "."
+
+
+def forest_title(spec: AnalysisSpec, pooled: pd.Series, estimated: pd.DataFrame,
+                 simulated: bool) -> str:
+    """The province chart's finding: the pooled effect and how many provinces show one."""
+    pooled_text = wording.finding_title(pooled, spec, "across all provinces pooled")
+    clear = int(((estimated["ci_low"] > 0) | (estimated["ci_high"] < 0)).sum())
+    return (f"{pooled_text}; clear effect in {clear} of {len(estimated)} provinces"
+            + wording.simulated_suffix(simulated))
+
+
 def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province: pd.DataFrame,
-                             pooled: pd.Series, names: dict[str, str]) -> None:
+                             pooled: pd.Series, names: dict[str, str],
+                             simulated: bool = False) -> None:
     """Province estimates of the headline estimator beside the pooled one, with the test of
     equal effects, multiplicity-adjusted flags and robust empirical-Bayes estimates."""
     estimated_rows = by_province["estimate"].notna() & (by_province["std_error"] > 0)
     provinces = report.number("provinces_estimated", int(estimated_rows.sum()), "count")
     report.say(f"The headline estimator could be computed in {provinces} of "
                f"{len(by_province)} provinces.")
+    report.say(provinces_in_words(report, spec, by_province[by_province["estimate"].notna()],
+                                  names))
+    failed = by_province[by_province["estimate"].isna()]
+    if len(failed):
+        report.say("\n".join(
+            "- " + wording.not_estimated_sentence(
+                escape_markdown(names.get(row.province_code, row.province_code)), row.notes,
+                spec.program_info.noun, "in " + names.get(row.province_code, ""))
+            for row in failed.itertuples()))
     if estimated_rows.sum() >= 3:
         by_province = _many_provinces_sentences(report, spec, by_province)
     shown = in_reader_units(by_province, spec)
@@ -308,43 +513,57 @@ def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province
         if column in shown:
             shown[column] = shown[column] * spec.outcome_info.scale
     estimated = shown[shown["estimate"].notna()]
-    failed = by_province[by_province["estimate"].isna()]
-    for row in failed.itertuples():
-        report.say(f"- {escape_markdown(names.get(row.province_code, row.province_code))}: "
-                   f"not estimated ({escape_markdown(row.notes)}).")
     pooled_shown = in_reader_units(pooled.to_frame().T, spec).iloc[0]
-    headline_label = ESTIMATORS[spec.headline_estimator].label
-    report.figure(plots.forest_plot(
-        estimated, pooled_shown, names, xlabel=axis_label(spec),
-        title=f"{spec.title}: {headline_label} by province", unit=spec.outcome_info.effect_unit))
+    if len(estimated) and pd.notna(pooled["estimate"]):
+        title = forest_title(spec, pooled, by_province[by_province["estimate"].notna()],
+                             simulated)
+        drawn = estimated[["province_code", "estimate", "ci_low", "ci_high",
+                           *(["true_effect"] if "true_effect" in estimated else [])]].assign(
+            province=estimated["province_code"].map(names))
+        report.figure(plots.forest_plot(
+            estimated, pooled_shown, names, xlabel=axis_label(spec), title=title,
+            unit=spec.outcome_info.effect_unit, decimals=spec.outcome_info.decimals),
+            "effects_by_province_chart",
+            f"{title}. The chart shows each province's estimate with its 95% confidence "
+            f"interval, sorted from lowest to highest, in {spec.outcome_info.effect_unit}; the "
+            "shaded band is the pooled estimate's interval.", data=drawn)
     table = shown.assign(province=shown["province_code"].map(names))
     decimals = spec.outcome_info.decimals
-    for column in ("estimate", "std_error", "ci_low", "ci_high", "true_effect"):
+
+    def fmt(value):
+        return wording.signed_number(value, decimals)
+
+    display = pd.DataFrame({
+        "province": table["province"],
+        "effect": table["estimate"].map(lambda v: fmt(v) if pd.notna(v) else "not estimated"),
+        "95% confidence interval": [
+            "" if pd.isna(lo) else f"{fmt(lo)} to {fmt(hi)}"
+            for lo, hi in zip(table["ci_low"], table["ci_high"])],
+    })
+    for column, label in (("differs_holm", "differs from zero (Holm)"),
+                          ("differs_bh", "differs from zero (Benjamini-Hochberg)")):
         if column in table:
-            table[column] = table[column].map(lambda v: wording.plain_number(v, decimals))
-    for column in ("n_obs", "n_clusters"):
-        table[column] = table[column].map(lambda n: "" if pd.isna(n) or not n else f"{int(n):,}")
-    for column in ("shrunk", "shrunk_ci_low", "shrunk_ci_high"):
-        if column in table:
-            table[column] = table[column].map(lambda v: wording.plain_number(v, decimals))
-    for column in ("differs_holm", "differs_bh"):
-        if column in table:
-            table[column] = table[column].map({True: "yes", False: "no"}).fillna("")
+            display[label] = table[column].map({True: "yes", False: "no"}).fillna("")
+    if "shrunk" in table:
+        display["shrunken estimate"] = table["shrunk"].map(fmt)
+        display["robust empirical Bayes interval"] = [
+            "" if pd.isna(lo) else f"{fmt(lo)} to {fmt(hi)}"
+            for lo, hi in zip(table["shrunk_ci_low"], table["shrunk_ci_high"])]
+    display["rows used"] = table["n_obs"].map(
+        lambda n: "" if pd.isna(n) or not n else f"{int(n):,}")
+    display["counties"] = table["n_clusters"].map(
+        lambda n: "" if pd.isna(n) or not n else f"{int(n):,}")
+    if "true_effect" in table:
+        display["planted effect"] = table["true_effect"].map(fmt)
     columns = ["province_code", "province", "estimate", "std_error", "ci_low", "ci_high",
                *[c for c in ("differs_holm", "differs_bh", "shrunk", "shrunk_ci_low",
-                             "shrunk_ci_high") if c in table],
-               "n_obs", "n_clusters", *(["true_effect"] if "true_effect" in table else [])]
+                             "shrunk_ci_high") if c in by_province],
+               "n_obs", "n_clusters", *(["true_effect"] if "true_effect" in by_province else [])]
+    headline_label = ESTIMATORS[spec.headline_estimator].label
     report.table("effects_by_province", by_province.assign(
         province=by_province["province_code"].map(names))[columns],
         f"{headline_label} by province, in {spec.outcome_info.effect_unit}",
-        display_table=table[columns].rename(columns={
-            "province_code": "code", "estimate": "effect", "std_error": "standard error",
-            "ci_low": "95% CI from", "ci_high": "95% CI to", "n_obs": "rows used",
-            "differs_holm": "differs from zero (Holm)",
-            "differs_bh": "differs from zero (Benjamini-Hochberg)",
-            "shrunk": "shrunken estimate", "shrunk_ci_low": "robust EB CI from",
-            "shrunk_ci_high": "robust EB CI to",
-            "n_clusters": "counties", "true_effect": "planted effect"}))
+        display_table=display)
 
 
 def national_effects(report: UnitReport, results: pe.AnalysisResults | None,
@@ -355,13 +574,13 @@ def national_effects(report: UnitReport, results: pe.AnalysisResults | None,
         report.say("No person-year microdata are available, so no effects are estimated.")
         return
     spec = results.spec
-    pooled = headline_section(report, spec, results.estimates, "Across all provinces pooled",
-                              simulated)
+    where = "Across all provinces pooled"
+    pooled = headline_section(report, spec, results.estimates, where, simulated)
     report.say("### Province by province")
-    national_effects_section(report, spec, by_province, pooled, names)
+    national_effects_section(report, spec, by_province, pooled, names, simulated)
     report.say("### Every estimator, all provinces pooled")
-    estimators_section(report, spec, results.estimates)
-    dynamics_and_balance_sections(report, results)
+    estimators_section(report, spec, results.estimates, where, simulated)
+    dynamics_and_balance_sections(report, results, where, simulated)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -370,16 +589,25 @@ def national_effects(report: UnitReport, results: pe.AnalysisResults | None,
 
 def _equality_sentence(title: str, test) -> str:
     if not pd.notna(test.p_value):
-        reason = test.method.removeprefix("not computed: ")
+        reason = wording.plain_identifiers(test.method.removeprefix("not computed: "))
         return f"- {title}: equal effects could not be tested ({reason})."
     verdict = ("the effects differ between these groups" if test.p_value < 0.05 else
                "the data cannot tell these groups' effects apart")
     return (f"- {title}: {verdict} (test of equal effects: F = {test.statistic:.2f}, "
-            f"p = {test.p_value:.3f}, {test.n_clusters} clusters).")
+            f"p-value {test.p_value:.3f}, {test.n_clusters} clusters).")
+
+
+def who_gains_title(spec: AnalysisSpec, where: str, differing: list[str],
+                    simulated: bool) -> str:
+    subject = wording.program_subject(spec).lower()
+    found = ("the groups' effects cannot be told apart" if not differing else
+             "effects differ by " + _province_list([d.lower() for d in differing]))
+    return (f"Effect of {subject} on {wording.outcome_short(spec)} by group "
+            f"{wording.place(where)}: {found}" + wording.simulated_suffix(simulated))
 
 
 def who_gains_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFrame | None,
-                      where: str, seed: int = 0) -> None:
+                      where: str, seed: int = 0, simulated: bool = False) -> None:
     """Effects by sex, age band, weak labor and schooling, each with a test of equal effects."""
     from analysis.estimators.heterogeneity import DIMENSIONS
 
@@ -397,31 +625,42 @@ def who_gains_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFram
                f"for each group ({estimator.label}; groups by traits in the first panel year), "
                "and a test of whether the groups' effects are equal. The test accounts for "
                f"groups sharing {spec.cluster_label} clusters.{note}")
-    tables, sentences = [], []
+    tables, sentences, differing = [], [], []
     for name, dimension in DIMENSIONS.items():
         result = pe.effects_by_group(panel, spec, name, seed)
         tables.append(result.table.assign(dimension=dimension.title))
         sentences.append(_equality_sentence(dimension.title, result.test))
+        if pd.notna(result.test.p_value) and result.test.p_value < 0.05:
+            differing.append(dimension.title)
         report.number(f"equal_effects_p_{name}", result.test.p_value, "ratio")
     report.say("\n".join(sentences))
     groups = pd.concat(tables, ignore_index=True)
     estimated = groups[groups["status"] == "estimated"]
-    report.figure(plots.estimates_plot(
-        in_reader_units(estimated.assign(label=estimated["dimension"] + ": "
-                                         + estimated["group"].astype(str)), spec),
-        f"{spec.title}: effect by group", xlabel=axis_label(spec)))
+    title = who_gains_title(spec, where, differing, simulated)
+    drawn = in_reader_units(estimated.assign(label=estimated["dimension"] + ": "
+                                             + estimated["group"].astype(str)), spec)[
+        ["dimension", "group", "label", "estimate", "ci_low", "ci_high"]]
+    if drawn["estimate"].notna().any():
+        report.figure(plots.estimates_plot(drawn, title, xlabel=axis_label(spec)),
+                      "effects_by_group_chart",
+                      f"{title}. The chart shows the effect for each group (by sex, age, "
+                      "disability or weak labor capacity and schooling) with its 95% "
+                      f"confidence interval, in {spec.outcome_info.effect_unit}.", data=drawn)
     shown = in_reader_units(groups, spec)
     decimals = spec.outcome_info.decimals
 
     def fmt(value):
-        return wording.plain_number(value, decimals)
+        return wording.signed_number(value, decimals)
 
     report.table("effects_by_group", groups.assign(group=groups["group"].astype(str)),
                  f"Effect by group, in {spec.outcome_info.effect_unit}",
                  display_table=pd.DataFrame({
                      "dimension": shown["dimension"], "group": shown["group"].astype(str),
-                     "effect": shown["estimate"].map(fmt),
-                     "95% CI": [f"{fmt(lo)} to {fmt(hi)}" if pd.notna(lo) else ""
-                                for lo, hi in zip(shown["ci_low"], shown["ci_high"])],
-                     "laborers": shown["n_persons"],
-                     "status": shown["status"]}))
+                     "effect": [fmt(v) if status == "estimated" else "not estimated"
+                                for v, status in zip(shown["estimate"], shown["status"])],
+                     "95% CI": [f"{fmt(lo)} to {fmt(hi)}" if pd.notna(lo) else
+                                wording.why_not_estimated(status, spec.program_info.noun)
+                                for lo, hi, status in zip(shown["ci_low"], shown["ci_high"],
+                                                          shown["status"])],
+                     "laborers": shown["n_persons"].map(
+                         lambda n: "" if pd.isna(n) else f"{int(n):,}")}))

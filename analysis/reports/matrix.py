@@ -51,14 +51,28 @@ def cell_text(result: UnitResult) -> str:
             f"[{fmt(shown['ci_low'])} to {fmt(shown['ci_high'])}]")
 
 
+def scope_cell_text(result: UnitResult) -> str:
+    """A scope matrix cell that follows the interval: "+8.7 pp [6.6 to 10.9]" when it excludes
+    zero, "no clear effect: +1.9 pp [-20.9 to 38.4]" when it includes it."""
+    text = cell_text(result)
+    headline = result.headline or {}
+    shown = headline.get("shown") or {}
+    if result.status != "ok" or headline.get("estimate") is None or \
+            shown.get("ci_low") is None or shown.get("ci_high") is None:
+        return text
+    if shown["ci_low"] > 0 or shown["ci_high"] < 0:
+        return text
+    return f"no clear effect: {text}"
+
+
 def unit_short(unit: str) -> str:
     return {"percentage points": "pp", "months": "months", "yuan": "yuan"}.get(unit, unit)
 
 
-def _cell(result: UnitResult | None) -> str:
+def _cell(result: UnitResult | None, words=cell_text) -> str:
     if result is None:
         return "<td class='empty'>—</td>"
-    text = html.escape(cell_text(result))
+    text = html.escape(words(result))
     css = "status-failed" if result.status == "failed" else ""
     return (f"<td class='{css}'><a href='{html.escape(result.page, quote=True)}'>{text}</a></td>")
 
@@ -74,18 +88,20 @@ def scope_matrix_html(results: list[UnitResult]) -> str:
     for result in specs:
         by_cell.setdefault((result.spec["program"], result.spec["outcome"]), result)
     table = _grid("Program", [(p, PROGRAMS[p].label) for p in programs],
-                  [(o, OUTCOMES[o].label) for o in outcomes], by_cell)
+                  [(o, OUTCOMES[o].label) for o in outcomes], by_cell, scope_cell_text)
     return ("<h2>Every analysis of this page's scope</h2><p>Headline estimate of each program on "
-            "each outcome, with its 95% confidence interval (pp = percentage points). Each "
-            f"cell links to its page.</p>{table}")
+            "each outcome, with its 95% confidence interval in brackets (pp = percentage "
+            "points); \u201cno clear effect\u201d where the interval includes zero. Each cell "
+            f"links to its page.</p>{table}")
 
 
-def _grid(corner: str, rows: list[tuple], columns: list[tuple], by_cell: dict) -> str:
+def _grid(corner: str, rows: list[tuple], columns: list[tuple], by_cell: dict,
+          words=cell_text) -> str:
     """A table of cells keyed by (row key, column key), with row and column headings."""
     header = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
     body = "".join(
         f"<tr><th>{html.escape(row_label)}</th>"
-        + "".join(_cell(by_cell.get((row, column))) for column, _ in columns) + "</tr>"
+        + "".join(_cell(by_cell.get((row, column)), words) for column, _ in columns) + "</tr>"
         for row, row_label in rows)
     return ("<div class='table-scroll'><table class='site-table analysis-matrix'><thead><tr>"
             f"<th>{html.escape(corner)}</th>{header}</tr></thead><tbody>{body}</tbody></table>"
@@ -104,16 +120,3 @@ def inject_matrix(page: Path, matrix_html: str) -> bool:
     if updated != text:
         write_text_atomically(page, updated)
     return True
-
-
-def index_matrix_html(results: list[UnitResult], scope_titles: dict[str, str],
-                      analysis_titles: dict[str, str]) -> str:
-    """Scope rows x analysis columns of headline estimates for the index page."""
-    analyses = list(dict.fromkeys(r.analysis for r in results))
-    scopes = list(dict.fromkeys(r.scope for r in results))
-    by_cell = {(r.scope, r.analysis): r for r in results}
-    table = _grid("Scope", [(s, scope_titles.get(s, s)) for s in scopes],
-                  [(a, analysis_titles.get(a, a)) for a in analyses], by_cell)
-    return ("<h2>Program effects: every analysis, every scope</h2><p>Headline estimate with its "
-            "95% confidence interval (pp = percentage points); each cell links to its page.</p>"
-            + table)

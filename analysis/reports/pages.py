@@ -6,7 +6,9 @@ the unit's :class:`~analysis.reports.report.UnitReport`, so every number shown i
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,7 +19,7 @@ from analysis.estimators.registry import ESTIMANDS, ESTIMATORS
 from analysis.estimators.spec import OUTCOMES, POPULATIONS, PROGRAMS, AnalysisSpec
 from analysis.estimators import indicators, nsw
 from analysis.data import simulate
-from analysis.reports import plots, tables
+from analysis.reports import plots, tables, wording
 from analysis.estimators import program_effects as pe
 from analysis.data.ledger import find_figure
 from analysis.reports.report import UnitReport, escape_markdown, format_value
@@ -34,9 +36,65 @@ def _figure_number(report: UnitReport, name: str, row: pd.Series) -> str:
                          sources=(row["figure_id"],))
 
 
-def _source_link(figure_id: str) -> str:
-    """A markdown link to a ledger figure's highlighted quote on the sources page."""
-    return f"[{escape_markdown(figure_id)}](sources.html#{quote(str(figure_id))})"
+def _date_words(timestamp) -> str:
+    """"19 November 2020"."""
+    stamp = pd.Timestamp(timestamp)
+    return f"{stamp.day} {stamp:%B %Y}"
+
+
+def source_names(data: dict) -> dict[str, str]:
+    """Each source document's reader name: its publisher and date, by source id."""
+    sources = data.get("sources")
+    if sources is None:
+        return {}
+    return {row.source_id: f"{row.publisher}, {_date_words(row.published)}"
+            for row in sources.itertuples()}
+
+
+def period_words(period) -> str:
+    """"2020-10" -> "October 2020"; other periods ("2020", "2016-2020") as written."""
+    text = str(period)
+    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        return f"{pd.Timestamp(text + '-01'):%B %Y}"
+    return text
+
+
+def _with_source_names(text: str, names: dict[str, str]) -> str:
+    """Source ids inside a text ("440,000 (mohrss_briefing_2021)") replaced by their names."""
+    return re.sub(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b",
+                  lambda m: names.get(m.group(0), m.group(0)), str(text))
+
+
+def _source_link(row: pd.Series, data: dict) -> str:
+    """A markdown link to a ledger figure's highlighted quote on the sources page, named by the
+    source's publisher and date."""
+    name = source_names(data).get(row["source_id"], row["figure_id"])
+    return f"[{escape_markdown(name)}](sources.html#{quote(str(row['figure_id']))})"
+
+
+def indicator_names(data: dict) -> dict[str, str]:
+    """The ledger's description of each indicator (the first one, when figures differ)."""
+    figures = data["figures"]
+    return dict(zip(figures["indicator"][::-1], figures["description"][::-1]))
+
+
+def figures_display(rows: pd.DataFrame, data: dict) -> pd.DataFrame:
+    """Published figures for a reader: what, value, period, kind, the source by name (linking
+    to the quote) and the quote."""
+    names = source_names(data)
+    return pd.DataFrame({
+        "figure": [f'<a href="sources.html#{html.escape(quote(str(fid)), quote=True)}">'
+                   f"{html.escape(str(fid))}</a>" for fid in rows["figure_id"]],
+        "what": rows["description"],
+        "value": [format_value(row.value, row.unit, row.qualifier) if pd.notna(row.value)
+                  else f"not given ({row.missing_reason})" for row in rows.itertuples()],
+        "period": rows["period"].map(period_words),
+        "kind": rows["kind"],
+        "source": [f'<a href="sources.html#{html.escape(str(row.source_id), quote=True)}">'
+                   f"{html.escape(names.get(row.source_id, 'source document'))}</a>"
+                   for row in rows.itertuples()],
+        "quote": rows["quote"],
+    })
 
 
 def national_headline(report: UnitReport, data: dict) -> None:
@@ -47,9 +105,9 @@ def national_headline(report: UnitReport, data: dict) -> None:
     reached_text = _figure_number(report, "headline_assistance_share_2020", reached)
     report.say(
         f"**{away_text}** poor laborers were working away from home in "
-        f"{escape_markdown(away['period'])} ({_source_link(away['figure_id'])}), and "
+        f"{escape_markdown(away['period'])} ({_source_link(away, data)}), and "
         f"**{reached_text}** of registered poor households had received employment-assistance "
-        f"policies ({_source_link(reached['figure_id'])})."
+        f"policies ({_source_link(reached, data)})."
     )
     report.set_summary(f"{away_text} poor laborers working away from home in {away['period']}; "
                        f"{reached_text} of registered poor households reached by employment "
@@ -79,9 +137,21 @@ def national_figures(report: UnitReport, data: dict) -> None:
 
 
 def national_analysis_header(report: UnitReport, spec: AnalysisSpec) -> None:
-    report.say(f"## National: {spec.title}\n\nOne analysis across the provinces; the "
+    # The page's title already names the nation and the analysis.
+    report.say("One analysis across the provinces; the "
                "[national page](national.html) has the published figures, the targets and "
                "every other analysis.")
+
+
+def working_away_title(trajectory: pd.DataFrame) -> str:
+    """"Poor laborers working away from home rose from 15.27 million in 2016 to 32.43 million
+    in 2020" (the first and last published counts)."""
+    published = trajectory[trajectory["basis"] == "published"]
+    first, last = published.iloc[0], published.iloc[-1]
+    verb = "rose" if last["persons"] > first["persons"] else "fell"
+    return (f"Poor laborers working away from home {verb} from "
+            f"{format_value(first['persons'], 'persons')} in {first['point']} to "
+            f"{format_value(last['persons'], 'persons')} in {last['point']}")
 
 
 def working_away_section(report: UnitReport, data: dict) -> None:
@@ -95,9 +165,17 @@ def working_away_section(report: UnitReport, data: dict) -> None:
                                   "persons", sources=tuple(increase["inputs"].split(";")))
     report.say(f"Between 2016 and 2020 the count rose by {increase_text}, an average annual "
                f"growth of {growth_text} (computed from the two published counts).")
-    report.figure(plots.working_away_plot(trajectory))
-    shown = trajectory.assign(persons=trajectory["persons"].map(
-        lambda value: f"{value / 1e6:.2f} million"))
+    title = working_away_title(trajectory)
+    report.figure(plots.working_away_plot(trajectory, title), "working_away_chart",
+                  f"{title}. Bar chart of the published counts and the count implied for "
+                  "2019, in million persons.", data=trajectory)
+    shown = pd.DataFrame({
+        "when": trajectory["point"],
+        "poor laborers working away": trajectory["persons"].map(
+            lambda value: format_value(value, "persons")),
+        "basis": trajectory["basis"],
+        "ledger figures": trajectory["figure_ids"].str.replace(";", ", "),
+    })
     report.table("working_away_trajectory", trajectory, "Published and derived counts",
                  display_table=shown)
 
@@ -105,7 +183,15 @@ def working_away_section(report: UnitReport, data: dict) -> None:
 def indicator_section(report: UnitReport, data: dict, name: str,
                       indicators: tuple[str, ...], caption: str) -> None:
     rows = tables.select_indicators(data["figures"], indicators)
-    report.table(name, tables.figures_for_display(rows), caption, html_columns=("source",))
+    report.table(name, tables.figures_for_display(rows), caption,
+                 html_columns=("figure", "source"), display_table=figures_display(rows, data))
+
+
+CHANNEL_NOUNS = {
+    "public_welfare_post_placements": "Public-welfare posts",
+    "organized_transport_poor_laborers": "Organized 'point-to-point' transport",
+    "workshop_jobs": "Poverty-alleviation workshops",
+}
 
 
 def channels_section(report: UnitReport, data: dict) -> None:
@@ -113,17 +199,56 @@ def channels_section(report: UnitReport, data: dict) -> None:
     channels = figures[figures["indicator"].isin(list(CHANNEL_LABELS))
                        & (figures["scope"] == "national") & (figures["period"] == "2020")
                        & (figures["unit"] == "persons")]
-    channels = channels.assign(label=channels["indicator"].map(CHANNEL_LABELS))
-    report.figure(plots.channel_plot(channels.sort_values("value", ascending=False)))
+    channels = channels.assign(label=channels["indicator"].map(CHANNEL_LABELS)).sort_values(
+        "value", ascending=False)
+    top = channels.iloc[0]
+    title = (f"{CHANNEL_NOUNS[top['indicator']]} reached the most poor laborers in 2020: "
+             f"{format_value(top['value'], 'persons')}")
+    report.figure(plots.channel_plot(channels, title), "channels_chart",
+                  f"{title}. Horizontal bars of the poor laborers reached by each channel in "
+                  "2020, in million persons, as published.",
+                  data=channels[["figure_id", "indicator", "label", "period", "value", "unit"]])
     indicator_section(report, data, "channels", tables.CHANNEL_INDICATORS,
                       "Workshops, public-welfare posts and organized labor transport")
 
 
 def derived_section(report: UnitReport, data: dict) -> None:
-    report.table("derived_figures", tables.derived_for_display(data["derived_figures"]),
-                 "Figures computed from ledger rows (inputs listed by figure id)")
-    report.table("derived_checks", data["derived_checks"],
-                 "Derived figures checked against separately published statements")
+    derived = data["derived_figures"]
+    report.table("derived_figures", tables.derived_for_display(derived),
+                 "Figures computed from ledger rows (inputs listed by figure id)",
+                 display_table=pd.DataFrame({
+                     "what": derived["description"],
+                     "value": [format_value(row.value, row.unit,
+                                            "approximate" if row.approximate else "exact")
+                               for row in derived.itertuples()],
+                     "formula": derived["formula"],
+                     "computed from": derived["inputs"].str.replace(";", ", ")}))
+    checks = data["derived_checks"]
+    described = dict(zip(derived["derived_id"], derived["description"]))
+    names = source_names(data)
+    agreeing = int((checks["status"] == "consistent").sum())
+    report.say(f"{report.number('derived_checks_run', len(checks), 'count')} derived "
+               f"figure{'' if len(checks) == 1 else 's'} can be checked against a separately "
+               "published statement; "
+               + ("all agree." if agreeing == len(checks) else
+                  f"{report.number('derived_checks_agreeing', agreeing, 'count')} agree."))
+    with report.details("Technical details: derived figures checked against published "
+                        "statements"):
+        _derived_checks_table(report, checks, described, names)
+
+
+def _derived_checks_table(report: UnitReport, checks: pd.DataFrame, described: dict,
+                          names: dict) -> None:
+    report.table("derived_checks", checks,
+                 "Derived figures checked against separately published statements",
+                 display_table=pd.DataFrame({
+                     "what": checks["derived_id"].map(described).fillna(
+                         checks["derived_id"].map(wording.plain_identifiers)),
+                     "computed": [format_value(value, "persons") for value in checks["computed"]],
+                     "published figure": checks["published_figure_id"],
+                     "published": checks["published"].map(
+                         lambda text: _with_source_names(text, names)),
+                     "status": checks["status"]}))
 
 
 def consistency_section(report: UnitReport, data: dict) -> None:
@@ -132,18 +257,47 @@ def consistency_section(report: UnitReport, data: dict) -> None:
     count = report.number("figure_pairs_compared", len(findings), "count")
     flagged = report.number("figure_pairs_not_consistent", len(differing), "count")
     report.say(f"{count} pairs of figures for the same indicator and period (or year) were "
-               f"compared; {flagged} do not agree and are listed first. Neither value is "
-               "preferred: both stay in the ledger.")
+               f"compared; {flagged} do not agree and are listed first in the details below. "
+               "Neither value is preferred: both stay in the ledger.")
     ordered = pd.concat([differing, findings[findings["status"] == "consistent"]])
-    report.table("consistency", ordered, "Figures for the same indicator compared")
+    described, names = indicator_names(data), source_names(data)
+    with report.details("Technical details: figures for the same indicator compared"):
+        _consistency_table(report, ordered, described, names)
+
+
+def _consistency_table(report: UnitReport, ordered: pd.DataFrame, described: dict,
+                       names: dict) -> None:
+    report.table("consistency", ordered, "Figures for the same indicator compared",
+                 display_table=pd.DataFrame({
+                     "what": ordered["indicator"].map(described).fillna(
+                         ordered["indicator"].map(wording.plain_identifiers)),
+                     "figures": ordered["figure_ids"].str.replace(";", " and "),
+                     "periods": ordered["periods"].map(
+                         lambda text: " vs ".join(period_words(p) for p in text.split(" vs "))),
+                     "values": ordered["values"].map(
+                         lambda text: _with_source_names(text, names)),
+                     "relation": ordered["relation"],
+                     "difference": ordered["difference"].map(
+                         lambda v: wording.signed_number(v, 0)),
+                     "difference (%)": ordered["relative_difference_percent"].map(
+                         lambda v: wording.signed_number(v, 1)),
+                     "status": ordered["status"]}))
 
 
 def all_figures_section(report: UnitReport, data: dict, scope: str) -> None:
     report.say("## Every published figure")
     rows = data["figures"][data["figures"]["scope"] == scope]
+    if rows.empty:
+        where = "nationally" if scope == "national" else \
+            f"for {escape_markdown(tables.province_names(data['provinces']).get(scope, scope))}"
+        documents = len(data["sources"]) if "sources" in data else None
+        report.say(f"No figures were published {where} in the "
+                   + (f"{report.number(f'source_documents_{scope}', documents, 'count')} "
+                      if documents else "") + "source documents.")
+        return
     report.table(f"figures_{scope}", tables.figures_for_display(rows),
                  "Every published figure of this scope, with the sentence it was read from",
-                 html_columns=("source",))
+                 html_columns=("figure", "source"), display_table=figures_display(rows, data))
 
 
 def province_header(report: UnitReport, data: dict, code: str, spec: AnalysisSpec,
@@ -154,8 +308,8 @@ def province_header(report: UnitReport, data: dict, code: str, spec: AnalysisSpe
     own = data["figures"][data["figures"]["scope"] == code]
     name_en, name_zh = escape_markdown(province["name_en"]), escape_markdown(province["name_zh"])
     if not overview:
-        report.say(f"## {name_en} ({name_zh}): {spec.title}\n\n"
-                   f"One analysis of the province; its main page "
+        # The page's title already names the province and the analysis.
+        report.say(f"One analysis of the province; its main page "
                    f"([{name_en}](province-{quote(code)}.html)) has the published figures, "
                    "the targets and every other analysis.")
         return
@@ -163,7 +317,7 @@ def province_header(report: UnitReport, data: dict, code: str, spec: AnalysisSpe
     targets = report.number("published_targets", int((own["kind"] == "target").sum()), "count")
     task = ("one of the 22 provinces with poverty-alleviation tasks" if province["poverty_task"]
             else "not among the 22 provinces with poverty-alleviation tasks")
-    report.say(f"## {name_en} ({name_zh})\n\n"
+    report.say(f"## About {name_en}\n\n"
                f"{escape_markdown(province['region'].capitalize())} region, {task}.")
     if own.empty:
         report.say(f"No figures specific to {name_en} have been published in the "
@@ -181,15 +335,47 @@ def province_targets_section(report: UnitReport, data: dict, code: str) -> None:
     if comparison.empty:
         report.say("No targets have been published for this province.")
         return
+    described = indicator_names(data)
     report.table("targets_and_actuals", comparison,
-                 "Each published target beside the latest published actual of the same indicator")
+                 "Each published target beside the latest published actual of the same "
+                 "indicator",
+                 display_table=comparison.assign(
+                     indicator=comparison["indicator"].map(described).fillna(
+                         comparison["indicator"].map(wording.plain_identifiers)),
+                     by=comparison["by"].map(period_words),
+                     **{"actual period": comparison["actual period"].map(
+                         lambda p: period_words(p) if p else "")}).rename(
+                     columns={"indicator": "what"}))
 
 
 # ----------------------------------------------------------------------------------------------
 # Validation and methods pages
 
-NSW_OUTCOMES = {"re78": "1978 earnings (thousands of 1982 dollars)",
-                "unem78": "unemployed in 1978 (share)"}
+NSW_OUTCOMES = {"re78": "1978 earnings (1982 dollars)",
+                "unem78": "unemployed in 1978 (percentage points)"}
+NSW_SHORT = {"re78": "1978 earnings", "unem78": "unemployment in 1978"}
+# Reader units of the NSW outcomes: earnings are stored in thousands of 1982 dollars.
+NSW_SCALE = {"re78": 1000.0, "unem78": 100.0}
+
+
+def _nsw_value(outcome: str, value, signed: bool = True) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    shown = value * NSW_SCALE.get(outcome, 1.0)
+    if outcome == "re78":
+        number = wording.signed_number(shown, 0) if signed else wording.plain_number(shown, 0)
+        return number.replace("+", "+$").replace("-", "-$") if number[:1] in "+-" \
+            else f"${number}"
+    return wording.signed_number(shown, 1) if signed else wording.plain_number(shown, 1)
+
+
+def nsw_title(outcome: str, part: pd.DataFrame) -> str:
+    """"NSW, 1978 earnings: 2 of 4 observational estimators' intervals include the experimental
+    benchmark"."""
+    covers = int(((part["ci_low"] <= part["benchmark"])
+                  & (part["benchmark"] <= part["ci_high"])).sum())
+    return (f"NSW, {NSW_SHORT.get(outcome, outcome)}: {covers} of {len(part)} observational "
+            "estimators' 95% intervals include the experimental benchmark")
 
 
 def nsw_section(report: UnitReport) -> None:
@@ -208,7 +394,18 @@ def nsw_section(report: UnitReport) -> None:
                "observational estimator further down is run on the NSW trainees with the PSID "
                "comparison group (`jtrain3`) and compared with it.")
     report.table("nsw_experimental", benchmark, "Experimental benchmark (difference in means, "
-                 "HC1 standard errors)")
+                 "heteroskedasticity-robust HC1 standard errors)",
+                 display_table=pd.DataFrame({
+                     "outcome": benchmark["outcome"].map(NSW_OUTCOMES),
+                     "effect of training": [_nsw_value(o, v) for o, v in
+                                            zip(benchmark["outcome"], benchmark["estimate"])],
+                     "standard error": [_nsw_value(o, v, signed=False) for o, v in
+                                        zip(benchmark["outcome"], benchmark["std_error"])],
+                     "95% confidence interval": [
+                         f"{_nsw_value(o, lo)} to {_nsw_value(o, hi)}" for o, lo, hi in
+                         zip(benchmark["outcome"], benchmark["ci_low"], benchmark["ci_high"])],
+                     "men": benchmark["n_obs"].map(lambda n: f"{int(n):,}"),
+                     "trained": benchmark["n_treated"].map(lambda n: f"{int(n):,}")}))
 
     table3 = nsw.dehejia_wahba_table3()
     reproduced = table3[table3["reproduced"]]
@@ -252,14 +449,49 @@ def nsw_section(report: UnitReport) -> None:
     comparison = nsw.observational_comparison()
     comparison["label"] = comparison["method"].map(lambda name: ESTIMATORS[name].label)
     for outcome, part in comparison.groupby("outcome", sort=False):
-        shown = part.assign(true_effect=part["benchmark"])
+        scale = NSW_SCALE.get(outcome, 1.0)
+        drawn = part[["outcome", "method", "label", "estimate", "ci_low", "ci_high",
+                      "benchmark"]].assign(**{
+                          column: part[column] * scale
+                          for column in ("estimate", "ci_low", "ci_high", "benchmark")})
+        title = nsw_title(outcome, part)
         report.figure(plots.estimates_plot(
-            shown, f"NSW, {NSW_OUTCOMES.get(outcome, outcome)}",
-            xlabel=f"effect on {NSW_OUTCOMES[outcome]}", truth_label="experimental benchmark"))
+            drawn.assign(true_effect=drawn["benchmark"]), title,
+            xlabel=f"effect on {NSW_OUTCOMES[outcome]}", truth_label="experimental benchmark"),
+            f"nsw_{outcome}_chart",
+            f"{title}. Each observational estimator's estimate with its 95% interval, and the "
+            "experimental benchmark as a cross.", data=drawn)
     report.table("nsw_observational", comparison[[
         "outcome", "label", "estimand", "estimate", "std_error", "ci_low", "ci_high",
         "benchmark", "gap", "n_obs", "n_treated", "se_type", "notes"]],
-        "Observational estimators on jtrain3 against the experimental benchmark")
+        "Observational estimators on jtrain3 against the experimental benchmark",
+        display_table=pd.DataFrame({
+            "outcome": comparison["outcome"].map(NSW_OUTCOMES),
+            "estimator": comparison["label"],
+            "what it estimates": comparison["estimand"],
+            "effect": [_nsw_value(o, v) for o, v in zip(comparison["outcome"],
+                                                       comparison["estimate"])],
+            "95% confidence interval": [
+                f"{_nsw_value(o, lo)} to {_nsw_value(o, hi)}" for o, lo, hi in
+                zip(comparison["outcome"], comparison["ci_low"], comparison["ci_high"])],
+            "experimental benchmark": [_nsw_value(o, v) for o, v in
+                                       zip(comparison["outcome"], comparison["benchmark"])],
+            "estimate minus benchmark": [_nsw_value(o, v) for o, v in
+                                         zip(comparison["outcome"], comparison["gap"])]}))
+    with report.details("Technical details: how each NSW estimate was computed"):
+        report.table("nsw_observational_inference", comparison[[
+            "outcome", "method", "std_error", "n_obs", "n_treated", "se_type", "notes"]],
+            "Standard errors, samples and notes of the observational estimators",
+            display_table=pd.DataFrame({
+                "outcome": comparison["outcome"].map(NSW_OUTCOMES),
+                "estimator": comparison["label"],
+                "standard error": [_nsw_value(o, v, signed=False) for o, v in
+                                   zip(comparison["outcome"], comparison["std_error"])],
+                "men": comparison["n_obs"].map(lambda n: f"{int(n):,}"),
+                "trained": comparison["n_treated"].map(lambda n: f"{int(n):,}"),
+                "how the uncertainty was computed": comparison["se_type"].map(
+                    wording.inference_words),
+                "notes": comparison["notes"].map(wording.notes_words)}))
 
 
 def monte_carlo_section(report: UnitReport, results_dir) -> None:
@@ -275,21 +507,89 @@ def monte_carlo_section(report: UnitReport, results_dir) -> None:
     reps = report.number("monte_carlo_reps", float(meta.get("reps", table["reps"].max())), "count")
     commit = escape_markdown(str(meta.get("git_commit", "unknown"))[:10])
     report.say(f"{escape_markdown(meta.get('description', ''))}\n\nResults of "
-               f"`benchmarks/monte_carlo.py` ({reps} draws per design; commit {commit}, "
-               f"run {escape_markdown(meta.get('run_date', 'unknown'))}), simulated "
+               f"the Monte Carlo script ({reps} draws per design; commit {commit}, "
+               f"run {_run_date(meta.get('run_date'))}), simulated "
                "demonstration data.")
     designs = {"national_pooled": "all provinces pooled", "one_province": "one province"}
     if "analysis" not in table:  # results of an older script: one analysis, training
         table.insert(0, "analysis", "training__stable_employment")
+    analyses = meta.get("analyses", {})
     for analysis, part in table.groupby("analysis", sort=False):
         shown = part.assign(label=part["label"] + " (" + part["design"].map(designs) + ")")
-        title = meta.get("analyses", {}).get(analysis, {}).get("title", "Training and stable "
-                                                                        "employment")
-        report.figure(plots.monte_carlo_plot(shown, title))
-    report.table("monte_carlo", table, "Bias, RMSE and 95% CI coverage by analysis, design and "
-                 "estimator")
+        title = monte_carlo_title(analyses.get(analysis, {}).get(
+            "title", "Training and stable employment"), shown)
+        report.figure(plots.monte_carlo_plot(shown, title), f"monte_carlo_{analysis}_chart",
+                      f"{title}. For each estimator and design, the bias (estimate minus "
+                      "planted effect) and the share of 95% intervals that cover the planted "
+                      "effect, with the nominal 95% marked.",
+                      data=shown[["analysis", "design", "method", "label", "bias", "coverage",
+                                  "coverage_mcse"]])
+    with report.details("Technical details: the full Monte Carlo table"):
+        report.table("monte_carlo", table, "Bias, RMSE and 95% CI coverage by analysis, design "
+                     "and estimator, in each outcome's reader unit",
+                     display_table=_monte_carlo_display(table, analyses, designs))
     _provinces_monte_carlo(report, directory)
     _pretrends_monte_carlo(report, directory)
+
+
+def _run_date(stamp) -> str:
+    """"2026-11-24T03:01:07+00:00" -> "24 November 2026"."""
+    try:
+        when = pd.Timestamp(stamp)
+    except (TypeError, ValueError):
+        when = pd.NaT
+    return "on an unrecorded date" if pd.isna(when) else f"on {_date_words(when)}"
+
+
+def _short_title(title: str) -> str:
+    """"Vocational skills training and stable employment (at least six ...)" -> "vocational
+    skills training and stable employment"."""
+    short = re.sub(r"\s*\([^)]*\)", "", title).strip()
+    return short[:1].lower() + short[1:]
+
+
+def monte_carlo_title(analysis_title: str, table: pd.DataFrame) -> str:
+    """How many estimator designs keep their promised 95% coverage (within two Monte Carlo
+    standard errors)."""
+    honest = int((table["coverage"] >= 0.95 - 2 * table["coverage_mcse"]).sum())
+    return (f"Monte Carlo, {_short_title(analysis_title)}: {honest} of {len(table)} estimators "
+            "and designs cover the planted effect in about 95% of draws (simulated data)")
+
+
+def _monte_carlo_display(table: pd.DataFrame, analyses: dict, designs: dict) -> pd.DataFrame:
+    def outcome_of(analysis: str):
+        key = analyses.get(analysis, {}).get("outcome") or analysis.split("__")[-1]
+        return OUTCOMES.get(key)
+
+    outcomes = table["analysis"].map(outcome_of)
+    scale = outcomes.map(lambda o: o.scale if o else 1.0)
+    decimals = outcomes.map(lambda o: o.decimals if o else 3)
+
+    def scaled(column):
+        return [wording.plain_number(v * k, d) for v, k, d in zip(table[column], scale,
+                                                                   decimals)]
+
+    return pd.DataFrame({
+        "analysis": table["analysis"].map(lambda a: _short_title(
+            analyses.get(a, {}).get("title", wording.plain_identifiers(a)))),
+        "design": table["design"].map(designs).fillna(table["design"]),
+        "estimator": table["label"],
+        "what it estimates": table["target"],
+        "unit": outcomes.map(lambda o: o.effect_unit if o else ""),
+        "mean planted effect": scaled("mean_truth"),
+        "bias": scaled("bias"),
+        "root mean squared error": scaled("rmse"),
+        "mean standard error": scaled("mean_se"),
+        "spread of the error": scaled("sd_error"),
+        "coverage (Monte Carlo standard error)": [
+            _share(v, m) for v, m in zip(table["coverage"], table["coverage_mcse"])],
+        "how the uncertainty was computed": table["inference"].map(
+            lambda text: wording.inference_words(text) if "by " in str(text) else
+            "The usual t interval (one fewer degrees of freedom than clusters) on the same "
+            "estimate and standard error, for comparison."),
+        "draws": table["reps"],
+        "failed draws": table["failed_draws"],
+    })
 
 
 def _share(value: float, mcse: float) -> str:
@@ -332,7 +632,8 @@ def _pretrends_monte_carlo(report: UnitReport, directory: Path) -> None:
 
 
 def _provinces_monte_carlo(report: UnitReport, directory: Path) -> None:
-    """Coverage of the province intervals, raw and shrunken (benchmarks/monte_carlo_provinces.py)."""
+    """Coverage of the province intervals, raw and shrunken
+    (benchmarks/monte_carlo_provinces.py)."""
     table_path = directory / "monte_carlo_provinces.csv"
     meta_path = directory / "monte_carlo_provinces.json"
     if not table_path.exists():
@@ -349,36 +650,117 @@ def _provinces_monte_carlo(report: UnitReport, directory: Path) -> None:
                      "coverage": table["coverage"].map(lambda v: f"{v:.3f}"),
                      "Monte Carlo standard error": table["coverage_mcse"].map(
                          lambda v: f"{v:.3f}"),
-                     "mean length (share)": table["mean_length"].map(lambda v: f"{v:.3f}"),
-                     "root mean squared error (share)": table["rmse"].map(
-                         lambda v: f"{v:.3f}"),
+                     "mean length (percentage points)": table["mean_length"].map(
+                         lambda v: f"{v * 100:.1f}"),
+                     "root mean squared error (percentage points)": table["rmse"].map(
+                         lambda v: f"{v * 100:.1f}"),
                      "draws": table["reps"]}))
 
 
-def methods_section(report: UnitReport, data_dir) -> None:
-    """The estimators' and the simulator's documentation, and the calibration table."""
+_ROLE = re.compile(r":(?:func|class|mod|meth|data|attr|obj|exc):`~?([^`]+)`")
 
-    report.say(pe.__doc__)
+
+_IDENTIFIER = re.compile(r"\b(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Za-z]*Error)\b")
+
+
+def plain_docstring(text: str) -> str:
+    """A module docstring as page markdown: Sphinx roles (``:func:`x```) become code spans of
+    the bare name, double backticks single ones, and bare identifiers (``omega_t``) code spans,
+    so a folded block shows code as code."""
+    text = _ROLE.sub(lambda m: f"`{m.group(1).split('.')[-1]}`", text or "")
+    text = re.sub(r"``([^`]+)``", r"`\1`", text)
+    lines = []
+    for line in text.split("\n"):
+        if line.startswith("    ") and not line.lstrip().startswith(("*", "-")):
+            lines.append(line)  # an indented block is code already
+            continue
+        parts = re.split(r"(`[^`]*`)", line)
+        lines.append("".join(part if part.startswith("`") else
+                             _IDENTIFIER.sub(lambda m: f"`{m.group(0)}`", part)
+                             for part in parts))
+    return "\n".join(lines)
+
+
+def code_identifiers_html(text) -> str:
+    """A table cell with its identifiers as code (escaped)."""
+    escaped = html.escape(str(text))
+    return _IDENTIFIER.sub(lambda m: f"<code>{m.group(0)}</code>", escaped)
+
+
+def methods_section(report: UnitReport, data_dir) -> None:
+    """What the reports estimate and how, in words; the code's own documentation, the
+    simulator's parameters and the calibration folded below."""
+    report.say(
+        "Each report page estimates the effect of one employment program (for example "
+        "vocational skills training) on one outcome (for example stable employment) for the "
+        "registered poor laborers of one province, or of all provinces pooled. Programs are "
+        "received year by year, so a laborer counts as treated from the first year of receipt "
+        "on. Two kinds of estimate are shown, both averages over those who received the "
+        "program (the ATT, average effect on the treated, rather than the ATE, the average "
+        "effect on everyone): the effect in the last panel year, comparing those who had "
+        "received the program with similar laborers who had not; and the effect over the "
+        "years after first receipt, comparing how outcomes changed for each cohort of first "
+        "receipt with how they changed for laborers never treated (difference-in-differences). "
+        "Standard errors are clustered by county; with few counties the intervals "
+        "come from a bootstrap. Where no analyst microdata are present, every estimate uses a "
+        "simulated demonstration panel with planted effects, so that each estimator can be "
+        "checked against the truth.")
     report.say("## Estimators\n\n" + "\n".join(
-        f"- **{e.label}** ({ESTIMANDS[e.estimand].label.lower()}; "
+        f"- **{e.label}** ({ESTIMANDS[e.estimand].label}; "
         f"{'adjusts for covariates' if e.uses_covariates else 'no covariates'}): "
         f"{e.description}" for e in ESTIMATORS.values()))
     report.say("## Programs, outcomes and populations an analysis can choose\n\n" + "\n".join(
         [f"- Program **{p.label}**: {p.description}" for p in PROGRAMS.values()]
         + [f"- Outcome **{o.label}**, effects in {o.effect_unit}" for o in OUTCOMES.values()]
         + ["- Populations: " + "; ".join(p.label for p in POPULATIONS.values())]))
-    report.say("## The demonstration panel\n\n" + simulate.__doc__)
+    with report.details("Technical details: how program effects are estimated (from the code)"):
+        report.say(plain_docstring(pe.__doc__))
+    report.say("## The demonstration panel\n\n"
+               "The simulated panel follows registered poor laborers from 2016, matches a few "
+               "published national figures (the calibration below) and plants known effects "
+               "of each program on every outcome. Nothing in it is an official figure.")
+    with report.details("Technical details: how the demonstration panel is simulated (from "
+                        "the code)"):
+        report.say(plain_docstring(simulate.__doc__))
     manifest_path = Path(data_dir or config.PROCESSED_DIR) / config.MANIFEST_NAME
     panel_info = json.loads(manifest_path.read_text()).get("panel", {}) \
         if manifest_path.exists() else {}
     record = panel_info.get("parameters") if panel_info.get("origin") == "simulated" else None
-    report.table("simulator_parameters", simulate.parameter_table(record=record),
-                 "Every parameter of the simulator: its value, kind (published, calibrated or "
-                 "illustrative) and meaning")
+    parameters = simulate.parameter_table(record=record)
+    with report.details("Technical details: every parameter of the simulator"):
+        report.table("simulator_parameters", parameters,
+                     "Every parameter of the simulator: its value, kind (published, calibrated "
+                     "or illustrative) and meaning",
+                     html_columns=("name", "value", "meaning"),
+                     display_table=parameters.assign(
+                         name=parameters["name"].map(
+                             lambda name: f"<code>{html.escape(str(name))}</code>"),
+                         value=parameters["value"].map(code_identifiers_html),
+                         description=parameters["description"].map(code_identifiers_html))
+                     .rename(columns={"description": "meaning"}))
     calibration = Path(data_dir or config.PROCESSED_DIR) / "calibration.parquet"
     if calibration.exists():
-        report.table("calibration", pd.read_parquet(calibration),
-                     "Calibration of the demonstration panel to the published national figures")
+        table = pd.read_parquet(calibration)
+        report.say("The details below set each published national figure the simulated panel "
+                   "is calibrated to beside its simulated value.")
+        with report.details("Technical details: calibration to the published figures"):
+            _calibration_table(report, table)
+
+
+def _calibration_table(report: UnitReport, table: pd.DataFrame) -> None:
+    report.table("calibration", table,
+                 "Calibration of the demonstration panel to the published national figures",
+                 display_table=pd.DataFrame({
+                     "what": table["description"],
+                     "calibrated to it": table["targeted"].map({True: "yes", False: "no"}),
+                     "published target": table["target"].map(lambda v: f"{v:,.4g}"),
+                     "simulated": table["simulated"].map(lambda v: f"{v:,.4g}"),
+                     "difference": table["error"].map(
+                         lambda v: wording.plain_number(v, 4)),
+                     "relative difference (%)": table["rel_error"].map(
+                         lambda v: wording.plain_number(v * 100, 2)),
+                     "ledger figures": table["figure_ids"].fillna("").str.replace(
+                         ";", ", ")}))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -431,29 +813,60 @@ def targets_from_microdata_section(report: UnitReport, data: dict, panel: pd.Dat
                "clusters); the status compares the interval with the target"
                + (". *All values come from simulated data, not official statistics.*"
                   if simulated else "."))
+    described = indicator_names(data)
     for indicator, part in table.groupby("indicator", sort=False):
-        report.figure(plots.target_plot(part, _indicator_title(ledger, indicator),
-                                        simulated))
+        part = part.assign(target_label=[
+            f"target {fig} ({period_words(period)})" for fig, period in
+            zip(part["target_figure_id"], part["target_period"])])
+        title = target_title(described.get(indicator, wording.plain_identifiers(indicator)),
+                             part, simulated)
+        report.figure(plots.target_plot(part, title, simulated), f"target_{indicator}_chart",
+                      f"{title}. The chart shows the value measured from the panel in each "
+                      "year with its 95% confidence interval, the published target as a dashed "
+                      "line and published actuals as diamonds.",
+                      data=part[["indicator", "extract", "year", "value", "ci_low", "ci_high",
+                                 "unit", "target_figure_id", "target_value", "target_period",
+                                 "actual_figure_id", "actual_value", "status"]])
     report.table("targets_measured", table, "Targets measured from the panel, by year",
-                 display_table=_targets_display(table))
+                 display_table=_targets_display(table, described))
 
 
-def _indicator_title(ledger: pd.DataFrame, indicator: str) -> str:
-    return str(ledger.loc[ledger["indicator"] == indicator, "description"].iloc[0])
+TARGET_STATUS_WORDS = {"above the target": "above the target",
+                       "below the target": "below the target",
+                       "the interval includes the target": "not clearly different from the "
+                                                           "target"}
 
 
-def _targets_display(table: pd.DataFrame) -> pd.DataFrame:
+def target_title(description: str, measured: pd.DataFrame, simulated: bool) -> str:
+    """"<indicator>: below the target in 2020 (simulated data)", from the last year of the
+    first extract (the panel)."""
+    first = measured[measured["extract"] == measured["extract"].iloc[0]].sort_values("year")
+    last = first.iloc[-1]
+    status = TARGET_STATUS_WORDS.get(last["status"])
+    shown = format_value(last["value"] * 100, "percent") if last["unit"] == "fraction" else \
+        format_value(last["value"], last["unit"])
+    found = f"{status} in {int(last['year'])}" if status else \
+        f"measured {shown} in {int(last['year'])}"
+    return f"{description}: {found}" + wording.simulated_suffix(simulated)
+
+
+def _targets_display(table: pd.DataFrame, described: dict[str, str]) -> pd.DataFrame:
     def value(amount, unit):
-        return "" if pd.isna(amount) else format_value(amount, unit)
+        if pd.isna(amount):
+            return ""
+        # Shares in percent: a reader never sees a bare fraction.
+        return format_value(amount * 100, "percent") if unit == "fraction" else \
+            format_value(amount, unit)
 
     return pd.DataFrame({
-        "indicator": table["indicator"].str.replace("_", " "),
+        "indicator": table["indicator"].map(described).fillna(
+            table["indicator"].map(wording.plain_identifiers)),
         "data": table["extract"],
         "year": table["year"],
         "measured": [value(v, u) for v, u in zip(table["value"], table["unit"])],
         "95% CI": [f"{value(lo, u)} to {value(hi, u)}" for lo, hi, u in
                    zip(table["ci_low"], table["ci_high"], table["unit"])],
-        "target": [f"{value(v, u)} ({fig}, {period})" for v, u, fig, period in
+        "target": [f"{value(v, u)} ({fig}, {period_words(period)})" for v, u, fig, period in
                    zip(table["target_value"], table["unit"], table["target_figure_id"],
                        table["target_period"])],
         "status": table["status"],
@@ -490,20 +903,31 @@ def mpdta_section(report: UnitReport) -> None:
     printings = compared[(compared["table"] == "dynamic") & compared["decimals"].notna()
                          & (compared["covariates"] == "")
                          & (compared["control_group"] == "nevertreated")]
+    drawn_ours = event[event["event_time"].notna()]
+    drawn_r = printings[printings["event_time"].notna()].assign(
+        printing="R did, " + printings["run"].map(run_words),
+        estimate=printings["printed_estimate"], std_error=printings["printed_std_error"])
+    coincide = bool(printings.loc[printings["event_time"].notna(), "agrees"].all())
+    title = ("Event study on mpdta: this package and R did's printed estimates "
+             + ("coincide" if coincide else "differ in some years"))
     report.figure(plots.reference_event_plot(
-        event[event["event_time"].notna()],
-        printings[printings["event_time"].notna()].assign(
-            printing="R did, " + printings["run"].map(mpdta.RUN_WORDS),
-            estimate=printings["printed_estimate"], std_error=printings["printed_std_error"]),
-        "Event study on mpdta: this package and R did's printed estimates coincide",
-        "effect on log teen employment",
+        drawn_ours, drawn_r, title, "effect on log teen employment",
         f"Data: mpdta of R did (GPL-3), {data['countyreal'].nunique()} U.S. counties, "
         f"{data['year'].min()}-{data['year'].max()}. R's bars: its printed estimate plus or "
         "minus 1.96 printed bootstrap standard errors (R itself draws simultaneous bands). "
-        "Ours: analytic standard errors, 95% intervals."))
-    report.table("mpdta_default", default, "R's example (no covariates, never-treated counties "
-                 "as controls): every number R prints beside ours, in log teen employment",
-                 display_table=_mpdta_default_display(default))
+        "Ours: analytic standard errors, 95% intervals."),
+        "mpdta_event_study_chart",
+        f"{title}. For each year before and after the minimum-wage rise, this package's "
+        "estimate with its 95% interval beside each estimate R printed, with its printed "
+        "standard errors.",
+        data=pd.concat([drawn_ours[["event_time", "estimate", "ci_low", "ci_high"]].assign(
+            printing="this package"), drawn_r[["printing", "event_time", "estimate",
+                                              "std_error"]]], ignore_index=True))
+    with report.details("Technical details: every number R prints for its example beside "
+                        "ours"):
+        report.table("mpdta_default", default, "R's example (no covariates, never-treated "
+                     "counties as controls): every number R prints beside ours, in log teen "
+                     "employment", display_table=_mpdta_default_display(default))
     _mpdta_standard_errors(report, compared, data)
     _mpdta_pretest(report)
     report.say("Not compared: R's summary by calendar year and its event study restricted to "
@@ -616,8 +1040,25 @@ def _mpdta_pretest(report: UnitReport) -> None:
         "specifications in all; with this package's G/(G-1) factor the statistic is "
         "slightly smaller and the p-value "
         f"{report.number('mpdta_pretest_ours', main['p_value'], 'ratio')}: {verdict}.")
-    report.table("mpdta_pretest", pretests, "Pre-test of parallel trends: R's p-value and ours",
-                 display_table=_mpdta_pretest_display(pretests))
+    with report.details("Technical details: the pre-test in each run of R"):
+        report.table("mpdta_pretest", pretests,
+                     "Pre-test of parallel trends: R's p-value and ours",
+                     display_table=_mpdta_pretest_display(pretests))
+
+
+# R's reference pages are named by the R function they document; a reader needs only which page.
+RUN_PAGES = {"reference page of att_gt": "R reference page of the group-time function",
+             "reference page of aggte": "R reference page of the summary function"}
+
+
+def run_words(run: str) -> str:
+    """Where R printed a run, in words (no R function names)."""
+    from analysis.estimators import mpdta
+
+    words = mpdta.RUN_WORDS.get(run, run)
+    for name, page in RUN_PAGES.items():
+        words = words.replace(name, page)
+    return words
 
 
 def _four(value) -> str:
@@ -650,7 +1091,7 @@ def _mpdta_runs_display(summary: pd.DataFrame) -> pd.DataFrame:
 
     bootstrap = summary["std_error_method"] == mpdta.BOOTSTRAP
     return pd.DataFrame({
-        "where R reported it": summary["run"].map(mpdta.RUN_WORDS),
+        "where R reported it": summary["run"].map(run_words),
         "specification": summary["specification"],
         "numbers": summary["numbers"],
         "estimates agree": summary["estimates_agree"].map({True: "yes", False: "no"}),
@@ -666,7 +1107,7 @@ def _mpdta_pretest_display(pretests: pd.DataFrame) -> pd.DataFrame:
     from analysis.estimators import mpdta
 
     return pd.DataFrame({
-        "where R reported it": pretests["run"].map(mpdta.RUN_WORDS),
+        "where R reported it": pretests["run"].map(run_words),
         "specification": [mpdta.specification_words(*spec) for spec in
                           pretests[mpdta.SPECIFICATION].itertuples(index=False)],
         "R's p-value": pretests["printed_p_value"].map(lambda p: f"{p:.5f}"),

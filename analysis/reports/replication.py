@@ -469,6 +469,6 @@ def write_replication(paths, units: list) -> Path:
     target = Path(paths.reports_dir) / config.REPLICATION_MD.name
     write_text_atomically(target, text)
     site.render_page(Path(paths.site_dir) / "replication.html", "Replication package",
-                     markdown_to_html(replication_markdown(units, paths, measured=False)),
-                     site.navigation_html(), "")
+                     site.without_first_heading(
+                         markdown_to_html(replication_markdown(units, paths, measured=False))))
     return target

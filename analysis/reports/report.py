@@ -14,11 +14,13 @@ import json
 import math
 import os
 import re
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import HTML, Image, Markdown, display
+from IPython.display import HTML, Markdown, display
 
 QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ",
                    "about": "about ", "nearly": "nearly ", "at_most": "at most ",
@@ -105,10 +107,15 @@ class UnitReport:
         The notebook's parameters, recorded for provenance.
     """
 
-    def __init__(self, unit: str, title: str, parameters: dict | None = None):
+    def __init__(self, unit: str, title: str, parameters: dict | None = None,
+                 results_path: str | os.PathLike | None = None):
         self.unit = unit
         self.title = title
         self.parameters = parameters or {}
+        # Where save() writes; its stem names the unit's data folder on the site, so the page
+        # can link the CSV of every table and chart (none when run by hand in JupyterLab).
+        self.results_path = results_path
+        self._folded: list[str] | None = None
         self.tables: dict[str, list[dict]] = {}
         self.numbers: dict[str, dict] = {}
         self.summary = ""
@@ -121,20 +128,27 @@ class UnitReport:
         """Display ``table`` (or its formatted twin ``display_table``) and record it.
 
         ``html_columns`` hold markup built by this package (links); every other cell is escaped.
+        Column names are shown in the reader's words (:func:`labels.column_label`), numbers with
+        the decimals they carry (counts without any), and the recorded table is offered as CSV.
         """
+        from analysis.reports import labels
+
         self._claim(name)
         self.tables[name] = _records(table)
         shown = (table if display_table is None else display_table).copy()
-        for column in shown.select_dtypes(include="float").columns:
-            shown[column] = shown[column].map(lambda cell: "" if pd.isna(cell) else f"{cell:,.3f}")
         for column in shown.columns:
-            if column not in html_columns:
-                shown[column] = shown[column].map(
-                    lambda cell: "" if cell is None or (isinstance(cell, float) and math.isnan(cell))
-                    else html.escape(str(cell)))
+            if column in html_columns:
+                continue
+            if pd.api.types.is_float_dtype(shown[column]):
+                shown[column] = format_numbers(shown[column])
+            else:
+                shown[column] = shown[column].map(_cell_text)
+        shown.columns = [labels.column_label(column) for column in shown.columns]
         body = shown.to_html(index=False, escape=False, classes="report-table", border=0)
+        label = html.escape(caption or labels.column_label(name), quote=True)
         caption_html = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
-        display(HTML(caption_html + body))
+        self._show(f"{caption_html}<div class='table-scroll' tabindex='0' role='region' "
+                   f"aria-label='{label}'>{body}</div>{self._data_link(name)}")
 
     def number(self, name: str, value: float, unit: str, qualifier: str = "exact",
                sources: tuple[str, ...] = ()) -> str:
@@ -144,20 +158,55 @@ class UnitReport:
                               "sources": list(sources)}
         return format_value(value, unit, qualifier)
 
-    def figure(self, figure) -> None:
-        """Display a matplotlib figure as an embedded PNG, then free it.
+    def figure(self, figure, name: str, alt: str, data: pd.DataFrame | None = None) -> None:
+        """Display a matplotlib figure as inline SVG with ``alt`` as its accessible name, record
+        the table it was drawn from as ``name`` and link it as CSV, then free the figure.
 
-        Rendering to PNG here, not through the kernel's matplotlib backend, makes the output the
-        same whichever backend is active and keeps pages self-contained.
+        ``alt`` says what the chart shows and finds, in a sentence (screen readers read it; it
+        stands in for the chart when it cannot be seen).
         """
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        if not alt or not alt.strip():
+            raise ValueError(f"unit {self.unit!r}: chart {name!r} needs alt text saying what it "
+                             "shows")
+        if data is not None:
+            self._claim(name)
+            self.tables[name] = _records(data)
+        svg = figure_svg(figure, alt)
         plt.close(figure)
-        display(Image(data=buffer.getvalue(), format="png"))
+        link = self._data_link(name) if data is not None else ""
+        self._show(f"<figure class='chart'><div class='chart-scroll'>{svg}</div>{link}</figure>")
 
     def html(self, markup: str) -> None:
         """Display markup built by this package (never text from data, which must be escaped)."""
-        display(HTML(markup))
+        self._show(markup)
+
+    @contextmanager
+    def details(self, summary: str):
+        """Fold what is shown inside the ``with`` block under ``summary`` (technical diagnostics
+        below the story): one ``<details>`` element, closed until the reader opens it."""
+        if self._folded is not None:
+            raise ValueError("details() blocks do not nest")
+        self._folded = []
+        try:
+            yield self
+        finally:
+            parts, self._folded = self._folded, None
+            if parts:
+                display(HTML(f"<details class='technical'><summary>{html.escape(summary)}"
+                             f"</summary>{''.join(parts)}</details>"))
+
+    def _show(self, markup: str) -> None:
+        if self._folded is not None:
+            self._folded.append(markup)
+        else:
+            display(HTML(markup))
+
+    def _data_link(self, name: str) -> str:
+        if self.results_path is None:
+            return ""
+        href = html.escape(f"data/{Path(self.results_path).stem}/{name}.csv", quote=True)
+        return (f"<p class='data-download'><a class='data-link' href='{href}' download>"
+                "Download the data (CSV)</a></p>")
 
     def set_headline(self, spec, record: pd.Series) -> None:
         """Record the analysis spec and its headline estimate for the index and matrices.
@@ -189,7 +238,10 @@ class UnitReport:
                 f"{outside_code[tag.start():tag.start() + 40]!r}; pass text from data through "
                 "analysis.reports.report.escape_markdown, and markup built by the package "
                 "through UnitReport.html")
-        display(Markdown(markdown_text))
+        if self._folded is not None:
+            self._folded.append(_markdown_html(markdown_text))
+        else:
+            display(Markdown(markdown_text))
 
     def set_summary(self, text: str) -> None:
         """The one-line summary shown for this unit on the index page."""
@@ -204,11 +256,73 @@ class UnitReport:
                 "parameters": self.parameters, "spec": self.spec, "headline": self.headline,
                 "numbers": self.numbers, "tables": self.tables}
 
-    def save(self, path: str | os.PathLike | None) -> None:
-        """Write the results JSON atomically (nothing when ``path`` is None, e.g. in JupyterLab)."""
+    def save(self, path: str | os.PathLike | None = None) -> None:
+        """Write the results JSON atomically (nothing when neither ``path`` nor the constructor's
+        ``results_path`` is given, e.g. in JupyterLab)."""
+        path = self.results_path if path is None else path
         if path is None:
             return
         write_json_atomically(Path(path), self.as_dict())
+
+
+def _cell_text(cell) -> str:
+    if cell is None or (isinstance(cell, float) and math.isnan(cell)) or cell is pd.NA:
+        return ""
+    if isinstance(cell, (bool,)) or type(cell).__name__ == "bool_":
+        return "yes" if cell else "no"
+    return html.escape(str(cell))
+
+
+def format_numbers(column: pd.Series) -> pd.Series:
+    """A float column for people: counts without decimals, otherwise three decimals, thousands
+    separators, no "-0.000" and nothing for missing values."""
+    present = column.dropna()
+    whole = len(present) > 0 and bool((present == present.round()).all()) and \
+        bool((present.abs() >= 1).any() or (present == 0).all())
+    decimals = 0 if whole else 3
+
+    def one(value):
+        if pd.isna(value):
+            return ""
+        rounded = round(float(value), decimals)
+        return f"{(rounded or 0.0):,.{decimals}f}"
+
+    return column.map(one)
+
+
+_SVG_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
+_SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+
+
+def figure_svg(figure, alt: str) -> str:
+    """A matplotlib figure as inline SVG markup whose accessible name is ``alt``.
+
+    Text stays text (``svg.fonttype = none``): it is searchable, small, and drawn by the
+    reader's fonts, so Chinese names render wherever the browser has a CJK font. Ids are
+    salted with a constant and the date left out, so the same figure gives the same bytes.
+    """
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "analysis-site"}), \
+            warnings.catch_warnings():
+        # Matplotlib lays text out with its own font, which lacks Chinese glyphs; the browser
+        # draws the text, so its warning about them is noise on the page.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = _SVG_METADATA.sub("", _SVG_PROLOGUE.sub("", buffer.getvalue(), count=1), count=1)
+    # Matplotlib names every group ("figure_1", "axes_1"...); several charts on one page would
+    # repeat those ids, so only the ids the chart itself refers to (clip paths) are kept.
+    referenced = set(re.findall(r"#([\w.-]+)", svg))
+    svg = re.sub(r' id="([^"]+)"', lambda m: m.group(0) if m.group(1) in referenced else "", svg)
+    label = html.escape(re.sub(r"\s+", " ", alt).strip(), quote=True)
+    return svg.replace("<svg ", f"<svg role='img' aria-label='{label}' ", 1).replace(
+        ">", f"><title>{label}</title>", 1)
+
+
+def _markdown_html(text: str) -> str:
+    """Narrative inside a folded block: markdown rendered as nbconvert renders markdown cells."""
+    import mistune
+
+    return mistune.create_markdown(escape=False, plugins=["table"])(text)
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:

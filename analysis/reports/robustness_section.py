@@ -4,6 +4,7 @@ details below (see :mod:`analysis.estimators.robustness` for the methods)."""
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 
@@ -39,6 +40,15 @@ def _interval(low: float, high: float, spec: AnalysisSpec) -> str:
     return f"{_effect(low, spec).removesuffix(' ' + unit)} to {_effect(high, spec)}"
 
 
+def _plain_reason(reason: str, spec: AnalysisSpec) -> str:
+    """A check's reason for not running, with any error text inside it put in words."""
+    match = re.match(r"^(.*?) \((.*)\)$", str(reason))
+    if match and re.search(r"error|converge|singular|collinear|==|_", match.group(2)):
+        why = wording.why_not_estimated(match.group(2), spec.program_info.noun)
+        return f"{match.group(1)} ({why})"
+    return wording.plain_identifiers(reason)
+
+
 def sentences(checks: rb.Robustness, spec: AnalysisSpec) -> list[str]:
     """One sentence per check, in the reader's words."""
     said = []
@@ -47,7 +57,7 @@ def sentences(checks: rb.Robustness, spec: AnalysisSpec) -> list[str]:
                                                        checks.pretest.df))
     else:
         said.append(f"Parallel trends before first receipt cannot be tested here: "
-                    f"{checks.pretest_reason}.")
+                    f"{_plain_reason(checks.pretest_reason, spec)}.")
     if checks.band is not None:
         said.append(sensitivity.describe_sup_t_band(
             checks.band, [f"{e:+d}" for e in checks.event_times]))
@@ -63,14 +73,14 @@ def sentences(checks: rb.Robustness, spec: AnalysisSpec) -> list[str]:
                     "a straight line: " + smooth[0].lower() + smooth[1:])
     else:
         said.append(f"No sensitivity analysis to departures from parallel trends: "
-                    f"{checks.parallel_reason}.")
+                    f"{_plain_reason(checks.parallel_reason, spec)}.")
     if checks.confounding is not None:
         said.append(sensitivity.describe_confounding(checks.confounding))
         said.append(sensitivity.describe_confounding_benchmark(checks.confounding,
                                                                checks.confounding_benchmark))
     else:
         said.append(f"No sensitivity analysis to unobserved confounding: "
-                    f"{checks.confounding_reason}.")
+                    f"{_plain_reason(checks.confounding_reason, spec)}.")
     return said
 
 
@@ -105,14 +115,18 @@ def robustness_section(report: UnitReport, results: pe.AnalysisResults,
     checks = checks if checks is not None else compute(results)
     report.say("### How far the headline can be trusted")
     report.say(" ".join(sentences(checks, spec)))
-    report.table("robustness_summary", summary_table(checks),
-                 "The numbers behind these sentences",
-                 display_table=summary_table(checks).assign(
-                     value=lambda t: t["value"].map(lambda v: f"{v:,.3g}"
-                                                    if math.isfinite(v) else "beyond the range "
-                                                                              "checked")))
-    _parallel_trends_details(report, checks, spec)
-    _confounding_details(report, checks, spec)
+    numbers = summary_table(checks)
+    if numbers.empty:  # no check could be computed: the sentences say why
+        return
+    with report.details("Technical details: robustness checks"):
+        report.table("robustness_summary", numbers,
+                     "The numbers behind these sentences",
+                     display_table=numbers.assign(
+                         value=lambda t: t["value"].map(
+                             lambda v: f"{v:,.3g}" if math.isfinite(v)
+                             else "beyond the range checked")))
+        _parallel_trends_details(report, checks, spec)
+        _confounding_details(report, checks, spec)
 
 
 def _parallel_trends_details(report: UnitReport, checks: rb.Robustness, spec: AnalysisSpec):

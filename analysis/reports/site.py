@@ -1,16 +1,22 @@
-"""HTML rendering: unit pages from executed notebooks, the index, the sources page, provenance.
+"""HTML rendering: the page shell shared by every page, unit pages from executed notebooks,
+provenance, and the site's shared assets and data downloads.
 
-Pages are self-contained: CSS is inlined, figures are embedded as data URIs, and the nbconvert
-template used here (``templates/offline``) drops the scripts the stock template loads from public
-CDNs. Text that comes from data (names, quotes, summaries) is escaped.
+Every page is one shell (``templates/page.html.j2``): the navigation, the simulated-data banner,
+the title, the body, and a footer with the build date, version, licence and a link to how to
+cite. Pages link one stylesheet and one script in ``assets/`` instead of carrying copies, charts
+are inline SVG, and nothing is fetched from the network. Text that comes from data (names,
+quotes, summaries) is escaped.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime
 import html
+import json
+import os
 import re
 import subprocess
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -21,31 +27,28 @@ from analysis import config
 from analysis.files import write_text_atomically
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-SITE_CSS = (TEMPLATES_DIR / "site.css").read_text(encoding="utf-8")
+# The shared stylesheet is these files concatenated, in this order.
+STYLESHEETS = ("site.css", "index.css")
+SCRIPTS = ("site.js",)
+ASSETS = "assets"
+SITE_NAME = "Employment-based poverty alleviation reports"
+PACKAGE = "employment-poverty-analysis"
 PROVENANCE_PACKAGES = ("papermill", "nbconvert", "pandas", "pandera", "statsmodels", "seaborn",
-                       "matplotlib", "numpy", "employment-poverty-analysis")
+                       "matplotlib", "numpy", PACKAGE)
 SIMULATED_BANNER = ("Effect estimates on this page use the simulated demonstration panel, not "
                     "official microdata. Published figures are from the cited sources.")
+LICENCE_TEXT = ("Code under the MIT licence. Published figures are quoted from public press "
+                "releases, each linked to its source; simulated data are not official statistics.")
 
 _environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
 
 
-@dataclass(frozen=True)
-class UnitPage:
-    """What the index needs to know about one unit's page."""
-
-    unit: str
-    title: str
-    status: str  # "ok" or "failed"
-    summary: str
-    page: str  # file name inside the site folder
-    notebook: str  # path of the executed notebook, relative to the site folder
-    seconds: float | None = None
-    cached: bool = False
-
-
 NAMED_PAGES = {config.NATIONAL_UNIT: "national.html", "validation": "validation.html",
                "methods": "methods.html"}
+NAVIGATION = (("index.html", "All reports"), ("national.html", "National"),
+              ("sources.html", "Sources"), ("methods.html", "Methods"),
+              ("validation.html", "Validation"), ("glossary.html", "Glossary"),
+              ("replication.html", "Replication"))
 
 
 def page_name(unit: str) -> str:
@@ -58,25 +61,71 @@ def page_name(unit: str) -> str:
     return f"province-{unit}.html"
 
 
-def navigation_html() -> str:
-    links = [("index.html", "All reports"), ("national.html", "National"),
-             ("sources.html", "Sources"), ("methods.html", "Methods"),
-             ("validation.html", "Validation"), ("replication.html", "Replication")]
-    return ("<nav class='site-nav'>" +
-            "".join(f"<a href='{href}'>{html.escape(text)}</a>" for href, text in links) +
-            "</nav>")
+def navigation_html(current: str = "") -> str:
+    links = "".join(
+        f"<a href='{href}'{CURRENT_MARK if href == current else ''}>{html.escape(text)}</a>"
+        for href, text in NAVIGATION)
+    return (f"<header class='site-header'><a class='site-name' href='index.html'>"
+            f"{html.escape(SITE_NAME)}</a><nav class='site-nav' aria-label='Site'>{links}</nav>"
+            "</header>")
+
+
+CURRENT_MARK = " aria-current='page'"
 
 
 def banner_html(simulated: bool = False, failed_notebook: str | None = None) -> str:
     parts = []
     if failed_notebook:
-        link = html.escape(failed_notebook, quote=True)
-        parts.append(f"<div class='banner failed'>This report failed to build. The error is shown "
-                     f"below where it occurred; the executed notebook is "
-                     f"<a href='{link}'>{html.escape(failed_notebook)}</a>.</div>")
+        # The executed notebook is not published with the site: name it for the analysts.
+        parts.append(f"<div class='banner failed'>This report failed to build, so its estimates "
+                     f"are missing. The analysts' executed notebook, "
+                     f"<code>{html.escape(failed_notebook)}</code>, shows what went wrong; the "
+                     "details are folded below.</div>")
     if simulated:
         parts.append(f"<div class='banner simulated'>{html.escape(SIMULATED_BANNER)}</div>")
     return "".join(parts)
+
+
+def build_date(root: Path = config.PROJECT_ROOT) -> str:
+    """The date a page states it was built: ``SOURCE_DATE_EPOCH`` when set (the reproducible-
+    builds convention), else the date of the checkout's commit, so two builds of the same
+    commit give the same pages."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).date().isoformat()
+    try:
+        return subprocess.run(["git", "log", "-1", "--format=%cs"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip() or "unknown date"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown date"
+
+
+def package_version() -> str:
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def footer_html(provenance: str = "") -> str:
+    """Every page's footer: build date, version, licence, how to cite, then the provenance."""
+    commit = git_commit()
+    return (
+        "<footer class='site-footer'><p>"
+        f"{html.escape(SITE_NAME)}, version {html.escape(package_version())}, built "
+        f"{html.escape(build_date())} from commit <code>{html.escape(commit[:12])}</code>. "
+        f"{html.escape(LICENCE_TEXT)} <a href='index.html#cite'>How to cite</a> · "
+        "<a href='glossary.html'>Glossary</a> · <a href='replication.html'>Replication</a></p>"
+        f"{provenance}</footer>")
+
+
+def page_html(title: str, body: str, *, current: str = "", simulated: bool = False,
+              failed_notebook: str | None = None, provenance: str = "") -> str:
+    """One page in the site's shell."""
+    return _environment.get_template("page.html.j2").render(
+        title=title, site_name=SITE_NAME, assets=ASSETS,
+        header=navigation_html(current) + banner_html(simulated, failed_notebook),
+        body=body, footer=footer_html(provenance))
 
 
 def git_commit(root: Path = config.PROJECT_ROOT) -> str:
@@ -102,19 +151,19 @@ def package_versions() -> dict[str, str]:
 
 
 def provenance_html(commit: str, input_hashes: dict[str, str], parameters: dict) -> str:
-    """Footer naming the commit, input hashes, package versions and parameters of a page."""
+    """Folded details naming the commit, input hashes, package versions and parameters."""
     hashes = "".join(f"<li><code>{html.escape(path)}</code> sha256 "
                      f"<code>{html.escape(digest[:16])}</code></li>"
                      for path, digest in sorted(input_hashes.items()))
     versions = ", ".join(f"{html.escape(name)} {html.escape(version)}"
                          for name, version in package_versions().items())
-    params = ", ".join(f"{html.escape(str(key))}={html.escape(repr(value))}"
+    params = ", ".join(f"<code>{html.escape(str(key))}={html.escape(repr(value))}</code>"
                        for key, value in sorted(parameters.items())) or "none"
     return (
-        "<footer class='provenance'><strong>Provenance.</strong> "
-        f"Commit <code>{html.escape(commit)}</code>. Parameters: {params}. "
-        f"Packages: {versions}.<details><summary>Input files ({len(input_hashes)})</summary>"
-        f"<ul>{hashes}</ul></details></footer>"
+        "<details class='provenance'><summary>Provenance, for replication</summary>"
+        f"<p>Commit <code>{html.escape(commit)}</code>. Parameters: {params}. "
+        f"Packages: {versions}.</p><p>Input files ({len(input_hashes)}):</p>"
+        f"<ul>{hashes}</ul></details>"
     )
 
 
@@ -125,81 +174,124 @@ def _page_exporter():
     # no notebook.
     from nbconvert import HTMLExporter
 
-    return HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES_DIR)],
-                        exclude_input=True, exclude_input_prompt=True,
-                        exclude_output_prompt=True)
+    # "basic" renders the cells only: no JupyterLab stylesheet (257 KB a page) and no scripts;
+    # the page shell around it links the site's own stylesheet.
+    return HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                        exclude_output_prompt=True, anchor_link_text="")
 
 
-def render_notebook(notebook_path: Path, html_path: Path, header: str, footer: str) -> None:
-    """Render an executed notebook to a self-contained page without code cells."""
+_FIRST_H1 = re.compile(r"<h1[^>]*>.*?</h1>", re.S)
+
+
+def notebook_body(notebook_path: Path) -> str:
+    """An executed notebook's outputs and narrative as HTML, without code cells and without
+    the notebook's own first heading (the page shell's title replaces it)."""
     import nbformat
 
     notebook = nbformat.read(notebook_path, as_version=4)
-    body, _ = _page_exporter().from_notebook_node(notebook, resources={
-        "site_css": SITE_CSS, "site_header": header, "site_footer": footer})
-    write_text_atomically(html_path, body)
+    body, _ = _page_exporter().from_notebook_node(notebook)
+    return fold_tracebacks(without_first_heading(body))
 
 
-def render_page(path: Path, title: str, body: str, header: str, footer: str) -> None:
-    """A site page that is not a notebook (index, sources)."""
-    page = _environment.get_template("page.html.j2").render(
-        title=title, body=body, header=header, footer=footer, css=SITE_CSS)
-    write_text_atomically(path, page)
+def without_first_heading(body: str) -> str:
+    """The body without its first ``<h1>``: the page shell's title replaces it."""
+    return _FIRST_H1.sub("", body, count=1)
 
 
-def index_body(pages: list[UnitPage], simulated: bool, matrix_html: str = "") -> str:
-    rows = []
-    for page in pages:
-        status_class = "status-failed" if page.status == "failed" else "status-ok"
-        status = html.escape(page.status)
-        if page.status == "failed":
-            status += f" (<a href='{html.escape(page.notebook, quote=True)}'>notebook</a>)"
-        rows.append(
-            f"<tr><td><a href='{html.escape(page.page, quote=True)}'>{html.escape(page.title)}"
-            f"</a></td><td class='{status_class}'>{status}</td>"
-            f"<td>{html.escape(page.summary)}</td></tr>")
-    intro = ("<p>Reproducible reports on China's employment-based poverty alleviation: the "
-             "officially published figures, each traced to the sentence it was read from, "
-             "for the nation and for each province.</p>")
-    if simulated:
-        intro += f"<p class='banner simulated'>{html.escape(SIMULATED_BANNER)}</p>"
-    table = ("<table class='site-table'><thead><tr><th>Report</th><th>Status</th>"
-             "<th>Summary</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
-    return (intro + matrix_html + "<h2>Pages</h2>" + table
-            + "<p>See also: <a href='sources.html'>the source documents</a>.</p>")
+_ERROR_OUTPUT = re.compile(r'(<div class="output_subarea output_text output_error">)')
 
 
-def highlight_quotes(text: str, quotes: list[tuple[str, str]]) -> str:
-    """Escape a source document and mark each (figure_id, quote) where it occurs."""
-    paragraphs = [re.sub(r"\s+", " ", block).strip() for block in re.split(r"\n\s*\n", text)]
-    rendered = []
-    for paragraph in filter(None, paragraphs):
-        marked = html.escape(paragraph)
-        for figure_id, quote in quotes:
-            escaped_quote = html.escape(re.sub(r"\s+", " ", quote).strip())
-            if escaped_quote and escaped_quote in marked and f'id="{figure_id}"' not in marked:
-                marked = marked.replace(
-                    escaped_quote,
-                    f'<mark id="{html.escape(figure_id, quote=True)}" '
-                    f'title="{html.escape(figure_id, quote=True)}">{escaped_quote}</mark>', 1)
-        rendered.append(f"<p>{marked}</p>")
-    return "".join(rendered)
+def fold_tracebacks(body: str) -> str:
+    """A failed cell's traceback, folded under a sentence: readers see that the report failed
+    (the banner says so), analysts open the details."""
+    from bs4 import BeautifulSoup
+
+    if not _ERROR_OUTPUT.search(body):
+        return body
+    soup = BeautifulSoup(body, "html.parser")
+    for output in soup.select("div.output_error"):
+        folded = soup.new_tag("details", attrs={"class": "technical"})
+        summary = soup.new_tag("summary")
+        summary.string = "What went wrong, for the analysts who maintain this report"
+        output.wrap(folded)
+        folded.insert(0, summary)
+    return str(soup)
 
 
-def sources_body(sources, figures, sources_dir: Path) -> str:
-    sections = []
-    for source in sources.itertuples():
-        own = figures[figures["source_id"] == source.source_id]
-        quotes = list(zip(own["figure_id"], own["quote"]))
-        text = (sources_dir / source.file).read_text(encoding="utf-8")
-        date = source.published.date().isoformat()
-        inferred = " (year inferred from the text)" if source.published_inferred else ""
-        sections.append(
-            f"<section id='{html.escape(source.source_id, quote=True)}'>"
-            f"<h2>{html.escape(source.title)}</h2><p><strong>{html.escape(source.publisher)}"
-            f"</strong>, {date}{inferred}. {html.escape(source.date_basis)} "
-            f"{len(own)} ledger figures; highlighted below.</p>"
-            f"<div class='source-text'>{highlight_quotes(text, quotes)}</div></section>")
-    return ("<p>The five source documents, verbatim (machine translations of Chinese press "
-            "releases, errors included). Each highlighted passage is the quote of a ledger "
-            "figure; figure tables on the report pages link here.</p>" + "".join(sections))
+def render_notebook(notebook_path: Path, html_path: Path, title: str, *, simulated: bool = False,
+                    failed_notebook: str | None = None, provenance: str = "") -> None:
+    """Render an executed notebook as a site page without code cells."""
+    from analysis.reports import glossary
+
+    body = glossary.link_first_uses(notebook_body(notebook_path))
+    write_text_atomically(html_path, page_html(
+        title, body, current=html_path.name, simulated=simulated,
+        failed_notebook=failed_notebook, provenance=provenance))
+
+
+def render_page(path: Path, title: str, body: str, *, simulated: bool = False,
+                provenance: str = "") -> None:
+    """A site page that is not a notebook (index, sources, glossary, replication)."""
+    write_text_atomically(path, page_html(title, body, current=path.name, simulated=simulated,
+                                          provenance=provenance))
+
+
+def write_assets(site_dir: Path) -> None:
+    """The one stylesheet and script every page links (``assets/site.css``, ``site.js``)."""
+    folder = Path(site_dir) / ASSETS
+    css = "\n".join((TEMPLATES_DIR / name).read_text(encoding="utf-8")
+                     for name in STYLESHEETS if (TEMPLATES_DIR / name).exists())
+    write_text_atomically(folder / "site.css", css)
+    js = "\n".join((TEMPLATES_DIR / name).read_text(encoding="utf-8")
+                    for name in SCRIPTS if (TEMPLATES_DIR / name).exists())
+    write_text_atomically(folder / "site.js", js)
+
+
+def data_href(unit_id: str, name: str) -> str:
+    """Where a page links the CSV of its table or chart ``name`` (relative to the site)."""
+    return f"data/{unit_id}/{name}.csv"
+
+
+def write_table_csvs(tables: dict[str, list[dict]], folder: Path) -> list[Path]:
+    """One CSV per recorded table, from the results JSON the page was rendered from, so a
+    download and the page cannot disagree. Cells holding package markup (links) keep their
+    text only."""
+    written = []
+    for name, records in tables.items():
+        columns = list(dict.fromkeys(key for record in records for key in record))
+        lines = _csv_text(columns, [[_plain_cell(record.get(column)) for column in columns]
+                                    for record in records])
+        path = Path(folder) / f"{name}.csv"
+        write_text_atomically(path, lines)
+        written.append(path)
+    return written
+
+
+def write_unit_data(results_path: Path, site_dir: Path, unit_id: str) -> list[Path]:
+    """The CSVs of one unit's tables and charts, from its results JSON."""
+    if not Path(results_path).exists():
+        return []
+    recorded = json.loads(Path(results_path).read_text(encoding="utf-8"))
+    return write_table_csvs(recorded.get("tables", {}), Path(site_dir) / "data" / unit_id)
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _plain_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    text = str(value)
+    return html.unescape(_TAG.sub("", text)) if "<" in text else text
+
+
+def _csv_text(columns: list[str], rows: list[list[str]]) -> str:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buffer.getvalue()
