@@ -36,9 +36,10 @@ def _ids(body: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def page():
-    sources = pd.read_parquet(config.PROCESSED_DIR / "sources.parquet")
-    figures = pd.read_parquet(config.PROCESSED_DIR / "figures.parquet")
+def page(processed_dir):
+    # The session's own ingest of the committed raw data (a fresh clone has no data/processed).
+    sources = pd.read_parquet(processed_dir / "sources.parquet")
+    figures = pd.read_parquet(processed_dir / "figures.parquet")
     body = sources_page.sources_body(sources, figures, config.RAW_DIR / "sources")
     return sources, figures, body
 
