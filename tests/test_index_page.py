@@ -156,7 +156,9 @@ def test_the_tile_map_has_31_tiles_at_distinct_places_linking_to_existing_pages(
     links = set(re.findall(r"<a href='([^']*)' class='tile-group'", svg))
     assert links == rendered - {"national.html"}
     assert "province-54.html" not in links  # Tibet: not built, so no page to link to
-    assert "role='img'" in svg and "<desc id='tile-map-desc'>" in svg
+    # A labelled group (its tiles are links a screen reader must reach), not an opaque image.
+    assert "role='group' aria-labelledby='tile-map-title tile-map-desc'" in svg
+    assert "<desc id='tile-map-desc'>" in svg
     assert "<select id='map-analysis'>" in body
     assert "map review number" in body and "hatched" in body
 

@@ -600,8 +600,9 @@ def tile_map_svg(table: pd.DataFrame, default_analysis: str, title: str, desc: s
     analyses = list(dict.fromkeys(table["analysis"]))
     by_province = {code: {row.analysis: row for row in own.itertuples()}
                    for code, own in table.groupby("province_code", sort=False)}
+    # A group, not an image: each tile is a link that screen readers must be able to reach.
     parts = [f"<svg id='{_e(svg_id)}' class='chart tile-map' viewBox='0 0 {width} {height}' "
-             f"role='img' aria-labelledby='{_e(svg_id)}-title {_e(svg_id)}-desc'>",
+             f"role='group' aria-labelledby='{_e(svg_id)}-title {_e(svg_id)}-desc'>",
              f"<title id='{_e(svg_id)}-title'>{_e(title)}</title>",
              f"<desc id='{_e(svg_id)}-desc'>{_e(desc)}</desc>",
              "<defs><pattern id='tile-hatch' width='7' height='7' patternUnits='userSpaceOnUse' "
