@@ -24,14 +24,13 @@ import pandas as pd
 
 from analysis import config
 from analysis.estimators.spec import OUTCOMES, PROGRAMS, AnalysisSpec
-from analysis.files import write_text_atomically
-from analysis.reports import matrix
+from analysis.reports import matrix, site
 from analysis.reports.report import READER_UNIT_DECIMALS, format_value
 from analysis.reports.site import PACKAGE, SITE_NAME as PROJECT_NAME, package_version
 from analysis.reports.tables import working_away_trajectory
-from analysis.reports.wording import plain_number
+from analysis.reports.wording import plain_number, signed_number
 
-DATA_FOLDER = "data/index"  # relative to the site folder: data/index/<name>.csv
+DATA_UNIT = "index"  # the downloads' folder: data/index/<name>.csv
 
 # The headline cards, in order: ledger indicators (national, published actuals). An indicator
 # missing from the ledger is skipped; when it has several rows, the card shows the latest period
@@ -107,10 +106,7 @@ def _flag(value) -> bool | None:
 def _number(value, unit: str, signed: bool = False) -> str:
     """A reader-unit number with thousands separators, no "-0", optional "+"."""
     decimals = READER_UNIT_DECIMALS.get(unit, 1)
-    text = plain_number(value, decimals)
-    if signed and text and not text.startswith("-") and float(text.replace(",", "")) > 0:
-        text = "+" + text
-    return text
+    return (signed_number if signed else plain_number)(value, decimals)
 
 
 def _sort_value(value) -> str:
@@ -406,17 +402,13 @@ def index_tables(results: list[matrix.UnitResult], ledger: dict[str, pd.DataFram
 
 
 def data_href(name: str) -> str:
-    return f"{DATA_FOLDER}/{name}.csv"
+    return site.data_href(DATA_UNIT, name)
 
 
 def write_index_data(tables: dict[str, pd.DataFrame], site_dir: Path) -> list[Path]:
     """Write each table as ``<site>/data/index/<name>.csv`` (the page's download links)."""
-    written = []
-    for name, table in tables.items():
-        path = Path(site_dir) / data_href(name)
-        write_text_atomically(path, table.to_csv(index=False, lineterminator="\n"))
-        written.append(path)
-    return written
+    return [site.write_csv(table, Path(site_dir) / data_href(name))
+            for name, table in tables.items()]
 
 
 # ----------------------------------------------------------------------------------------------

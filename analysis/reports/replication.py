@@ -26,6 +26,7 @@ import pandas as pd
 from analysis import config
 from analysis.files import sha256_file, write_text_atomically
 from analysis.reports import site
+from analysis.reports.report import markdown_to_html
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 LOCK_FILE = config.PROJECT_ROOT / "requirements.lock"
@@ -453,13 +454,6 @@ def _read_record(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-
-
-def markdown_to_html(text: str) -> str:
-    """Markdown rendered with raw HTML escaped (mistune, which nbconvert already installs)."""
-    import mistune
-
-    return mistune.create_markdown(escape=True, plugins=["table"])(text)
 
 
 def write_replication(paths, units: list) -> Path:

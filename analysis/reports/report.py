@@ -22,6 +22,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
+from analysis.reports.wording import plain_number
+
 QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ",
                    "about": "about ", "nearly": "nearly ", "at_most": "at most ",
                    "approximate": "about "}
@@ -204,7 +206,9 @@ class UnitReport:
     def _data_link(self, name: str) -> str:
         if self.results_path is None:
             return ""
-        href = html.escape(f"data/{Path(self.results_path).stem}/{name}.csv", quote=True)
+        from analysis.reports.site import data_href
+
+        href = html.escape(data_href(Path(self.results_path).stem, name), quote=True)
         return (f"<p class='data-download'><a class='data-link' href='{href}' download>"
                 "Download the data (CSV)</a></p>")
 
@@ -239,7 +243,8 @@ class UnitReport:
                 "analysis.reports.report.escape_markdown, and markup built by the package "
                 "through UnitReport.html")
         if self._folded is not None:
-            self._folded.append(_markdown_html(markdown_text))
+            # say() has refused raw HTML already; escaped text must stay as it is.
+            self._folded.append(markdown_to_html(markdown_text, escape=False))
         else:
             display(Markdown(markdown_text))
 
@@ -280,14 +285,7 @@ def format_numbers(column: pd.Series) -> pd.Series:
     whole = len(present) > 0 and bool((present == present.round()).all()) and \
         bool((present.abs() >= 1).any() or (present == 0).all())
     decimals = 0 if whole else 3
-
-    def one(value):
-        if pd.isna(value):
-            return ""
-        rounded = round(float(value), decimals)
-        return f"{(rounded or 0.0):,.{decimals}f}"
-
-    return column.map(one)
+    return column.map(lambda value: plain_number(value, decimals))
 
 
 _SVG_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
@@ -318,11 +316,12 @@ def figure_svg(figure, alt: str) -> str:
         ">", f"><title>{label}</title>", 1)
 
 
-def _markdown_html(text: str) -> str:
-    """Narrative inside a folded block: markdown rendered as nbconvert renders markdown cells."""
+def markdown_to_html(text: str, escape: bool = True) -> str:
+    """Markdown as HTML with mistune (which nbconvert already installs), as nbconvert renders
+    markdown cells; ``escape`` turns raw HTML in the text into visible text."""
     import mistune
 
-    return mistune.create_markdown(escape=False, plugins=["table"])(text)
+    return mistune.create_markdown(escape=escape, plugins=["table"])(text)
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:

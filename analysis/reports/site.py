@@ -10,7 +10,6 @@ quotes, summaries) is escaped.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import html
 import json
@@ -22,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 import jinja2
+import pandas as pd
 
 from analysis import config
 from analysis.files import write_text_atomically
@@ -254,17 +254,23 @@ def data_href(unit_id: str, name: str) -> str:
 
 def write_table_csvs(tables: dict[str, list[dict]], folder: Path) -> list[Path]:
     """One CSV per recorded table, from the results JSON the page was rendered from, so a
-    download and the page cannot disagree. Cells holding package markup (links) keep their
-    text only."""
+    download and the page cannot disagree."""
     written = []
     for name, records in tables.items():
         columns = list(dict.fromkeys(key for record in records for key in record))
-        lines = _csv_text(columns, [[_plain_cell(record.get(column)) for column in columns]
-                                    for record in records])
-        path = Path(folder) / f"{name}.csv"
-        write_text_atomically(path, lines)
-        written.append(path)
+        # object dtype: integers stay integers where a column also holds missing values
+        frame = pd.DataFrame(records, columns=columns, dtype=object)
+        written.append(write_csv(frame, Path(folder) / f"{name}.csv"))
     return written
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> Path:
+    """A table as a site download: cells holding package markup (links) keep their text only,
+    lists and mappings are written as JSON, missing values as empty cells."""
+    plain = table.map(lambda cell: _plain_cell(cell) if isinstance(cell, (str, list, dict))
+                      else cell)
+    write_text_atomically(Path(path), plain.to_csv(index=False, lineterminator="\n"))
+    return Path(path)
 
 
 def write_unit_data(results_path: Path, site_dir: Path, unit_id: str) -> list[Path]:
@@ -272,7 +278,8 @@ def write_unit_data(results_path: Path, site_dir: Path, unit_id: str) -> list[Pa
     if not Path(results_path).exists():
         return []
     recorded = json.loads(Path(results_path).read_text(encoding="utf-8"))
-    return write_table_csvs(recorded.get("tables", {}), Path(site_dir) / "data" / unit_id)
+    folder = (Path(site_dir) / data_href(unit_id, "-")).parent
+    return write_table_csvs(recorded.get("tables", {}), folder)
 
 
 _TAG = re.compile(r"<[^>]+>")
@@ -287,11 +294,3 @@ def _plain_cell(value) -> str:
     return html.unescape(_TAG.sub("", text)) if "<" in text else text
 
 
-def _csv_text(columns: list[str], rows: list[list[str]]) -> str:
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buffer.getvalue()
