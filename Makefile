@@ -36,9 +36,16 @@ test: $(STAMP)
 reference: reports
 	$(BIN)/python -m analysis verify --update
 
-## benchmark: time the report fleet against the naive papermill + nbconvert loop (minutes)
+## benchmark: measure ingest at 2, 6 and 10 million persons, a build at 2 million, and the report fleet against its compute floor and the naive papermill + nbconvert loop (about an hour); writes benchmarks/results/ (commit them: the methods page shows them)
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/ingest.py | tee benchmarks/results/ingest.txt
+	$(BIN)/python benchmarks/build_scale.py | tee benchmarks/results/build_scale.txt
+	$(BIN)/python benchmarks/fleet.py --only $(FLEET_BENCHMARK_UNITS) --workers $(FLEET_BENCHMARK_WORKERS) | tee benchmarks/results/fleet.txt
+
+# The fleet benchmark's units: two analyses in every scope (46 units; the naive loop alone takes
+# about 8 minutes), with the build's default number of workers on this machine.
+FLEET_BENCHMARK_UNITS ?= training_stable_employment,training_wage_income
+FLEET_BENCHMARK_WORKERS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
 
 ## monte-carlo: bias and CI coverage of every estimator, of the shrunken province intervals, and of the pre-trend test and sensitivity analyses, on repeated simulated panels (~60 min)
 monte-carlo: $(STAMP)
@@ -49,7 +56,7 @@ monte-carlo: $(STAMP)
 ## lock: regenerate requirements.lock from requirements.in (needs network access to PyPI)
 lock:
 	$(BIN)/python -m pip install --quiet uv==0.13.8
-	$(BIN)/uv pip compile requirements.in --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes -o requirements.lock
 
 ## clean: remove generated data and reports (keeps .venv)
 clean: $(STAMP)

@@ -20,7 +20,8 @@ def _ingest(args: argparse.Namespace) -> int:
     processed = args.processed or config.PROCESSED_DIR
     full_list = full_list_path(processed)
     try:
-        manifest = ingest(raw, processed, persons=args.persons, seed=args.seed)
+        manifest = ingest(raw, processed, persons=args.persons, seed=args.seed,
+                          chunk_rows=args.chunk_rows or None, scheduler=args.scheduler)
     except IngestError as error:
         error.write_full_list(full_list)
         files = len({record.file for record in error.records})
@@ -38,9 +39,12 @@ def _build(args: argparse.Namespace) -> int:
     from analysis.estimators.spec import SpecError
     from analysis.fleet.build import BuildInterrupted, BuildPaths, UnknownUnitError, build
     from analysis.fleet.plan import PlanError, read_plan, variant_spec
+    from analysis.fleet.platform import FleetModeError, mode
 
     only = [unit.strip() for unit in args.only.split(",")] if args.only else None
     try:
+        if not args.scheduler:
+            mode()  # a bad ANALYSIS_FLEET_MODE stops the build before anything runs
         paths = BuildPaths(config.NOTEBOOKS_DIR, config.PROCESSED_DIR, config.REPORTS_DIR,
                            config.RAW_DIR)
         variants = []
@@ -57,7 +61,7 @@ def _build(args: argparse.Namespace) -> int:
         _refuse_unknown_names(only, paths, variants)
         summary = build(only=only, workers=args.workers, paths=paths, force=args.force,
                         scheduler=args.scheduler, variants=variants)
-    except (UnknownUnitError, FileNotFoundError, SpecError, PlanError) as error:
+    except (UnknownUnitError, FileNotFoundError, SpecError, PlanError, FleetModeError) as error:
         print(f"build: {error}", file=sys.stderr)
         return EXIT_FAILED
     except BuildInterrupted as interrupted:
@@ -230,7 +234,9 @@ def parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser(
         "ingest", help="validate data/raw and write data/processed",
         description="Validate every raw table (all failures at once) and write Parquet tables "
-                    "plus manifest.json to data/processed; on failure, write nothing.")
+                    "plus manifest.json to data/processed; on failure, write nothing. The "
+                    "panel is read and written a province at a time, so memory depends on the "
+                    "largest province, not on the nation.")
     ingest.add_argument("--persons", type=int, default=config.DEMO_PERSONS,
                         help="persons in the simulated demonstration panel (default %(default)s)")
     ingest.add_argument("--seed", type=int, default=config.DEMO_SEED,
@@ -240,6 +246,14 @@ def parser() -> argparse.ArgumentParser:
     ingest.add_argument("--processed", type=Path, metavar="DIR",
                         help="folder to write (default data/processed); every failure is "
                              "listed in ingest_failures.csv beside it")
+    ingest.add_argument("--chunk-rows", type=int, default=config.INGEST_CHUNK_ROWS,
+                        metavar="N",
+                        help="rows of an analyst's extract read at a time (default "
+                             "%(default)s; 0 reads each file whole, in memory)")
+    ingest.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the panel's tasks (one per extract file or province) on an "
+                             "existing Dask cluster, e.g. tcp://10.0.0.5:8786 (workers need "
+                             "this environment and the same project paths)")
     ingest.set_defaults(handler=_ingest)
     build = commands.add_parser(
         "build", help="execute the report notebooks and render the site",

@@ -39,6 +39,9 @@ NATIONAL_UNIT = "national"
 DEMO_SEED = 20201231
 DEMO_YEARS = (2016, 2020)
 DEMO_PERSONS = 30_000
+# Rows of an analyst's extract read at a time: memory holds one chunk as text, besides one
+# province of the panel.
+INGEST_CHUNK_ROWS = 100_000
 
 
 

@@ -32,12 +32,14 @@ cluster = "county_id"  # county_id or household_id
 years = ""  # e.g. "2017-2020"; empty: every panel year
 headline_estimator = "callaway_santanna"  # any name in analysis.ESTIMATORS
 overview = True  # the national main page: published figures, targets and who gains
+pooled_check = False  # also estimate the headline on all provinces pooled, as a check (reads the whole panel)
 processed_dir = None  # None: the project's data/processed
+province_results_dir = None  # None: the project's reports/results, where the province units write
 results_path = None  # set by `python -m analysis build`; None when run by hand
 
 # %%
 from analysis import AnalysisSpec
-from analysis.estimators import program_effects as pe
+from analysis.estimators import national
 from analysis.reports import effect_sections as sections
 from analysis.reports import pages, tables
 from analysis.reports.report import UnitReport
@@ -47,8 +49,7 @@ spec = AnalysisSpec.from_parameters(analysis_name, program, outcome, covariates,
 data = tables.load_processed(processed_dir)
 report = UnitReport(unit, f"National: {spec.title}", {"overview": overview, **spec.to_dict()},
                     results_path=results_path)
-panel = sections.load_panel(processed_dir, None)  # every province's panel; None without microdata
-truth = sections.load_truth(processed_dir, None)  # planted effects, simulated data only
+simulated = sections.panel_is_simulated(processed_dir)
 names = tables.province_names(data["provinces"])
 
 # %%
@@ -61,25 +62,30 @@ else:
 # %% [markdown]
 # ## Program effects in every province
 #
-# The headline estimator in each province, then every estimator on all provinces pooled.
+# Each province's own estimates, combined: the national estimate is their average weighted by
+# each province's treated laborers, not a second estimation on all provinces pooled.
 
 # %%
-sections.design_section(report, spec, simulated=truth is not None)
-# One estimate per province with the headline estimator, then every estimator pooled over all
-# provinces (standard errors clustered by county, and counties nest within provinces).
-by_province = pe.headline_by_province(panel, spec, truth) if panel is not None else None
-results = pe.analyse(panel, spec, truth)
-sections.national_effects(report, results, by_province, names, simulated=truth is not None)
+sections.design_section(report, spec, simulated=simulated)
+# The provinces' units record every estimate with its weight; combining them costs no
+# estimation (analysis.estimators.national). Build the provinces first when running by hand.
+combined = national.read_national_results(province_results_dir or sections.RESULTS_DIR,
+                                          processed_dir or sections.PROCESSED_DIR, spec, overview)
+sections.national_effects(report, combined, names, simulated=simulated)
+if pooled_check:
+    sections.pooled_check_section(report, combined, processed_dir)
 
 # %%
-# The national main page adds who gains, the national targets beside what the panel measures,
-# the table of every analysis and every published national figure.
+# The national main page adds who gains (combined from the provinces' main pages), the national
+# targets beside what the panel measures, the table of every analysis and every published
+# national figure.
 if overview:
-    sections.who_gains_section(report, spec, panel, where="Across all provinces", seed=0,
-                               simulated=truth is not None)
-    projection = sections.load_panel(processed_dir, None, "projection")
+    sections.national_who_gains(report, combined, simulated=simulated)
+    columns = sections.indicator_columns()  # only what the targets read, not the whole panel
+    panel = sections.load_panel(processed_dir, None, columns=columns)
+    projection = sections.load_panel(processed_dir, None, "projection", columns=columns)
     pages.targets_from_microdata_section(report, data, panel, "national",
-                                         simulated=truth is not None, projection=projection)
+                                         simulated=simulated, projection=projection)
     sections.matrix_placeholder(report, "national")
     pages.all_figures_section(report, data, "national")
 report.save()

@@ -77,13 +77,16 @@ sections.effects_sections(report, results, where=f"In {province}", simulated=tru
 # %%
 # The province's main page (overview = True) adds who gains, the targets beside what the panel
 # measures, the table of every analysis of the province and its published figures.
+groups = None
 if overview:
-    sections.who_gains_section(report, spec, panel, where=province, seed=int(province_code),
-                               simulated=truth is not None)
+    groups = sections.who_gains_section(report, spec, panel, where=province,
+                                        seed=int(province_code), simulated=truth is not None)
     pages.province_targets_section(report, data, province_code)
     projection = sections.load_panel(processed_dir, province_code, "projection")
     pages.targets_from_microdata_section(report, data, panel, province_code,
                                          simulated=truth is not None, projection=projection)
     sections.matrix_placeholder(report, province_code)
     pages.all_figures_section(report, data, province_code)
+# What the national page combines: every estimate with the number of treated it averages over.
+sections.record_for_national(report, results, groups)
 report.save()

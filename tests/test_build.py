@@ -193,9 +193,8 @@ def test_fifty_units_in_parallel_each_output_belongs_to_its_unit(processed_dir, 
     paths = build.BuildPaths(FIXTURES, processed_dir, tmp_path / "reports", config.RAW_DIR)
     units = [build.Unit(f"u{index:02d}", "echo_unit.ipynb", f"Echo {index}",
                         {"unit_tag": f"u{index:02d}"}) for index in range(54)]
-    keys = {unit.unit_id: build.key_of(unit, paths) for unit in units}
     kernels_before = _kernel_processes()
-    outcomes = build.run_units(units, keys, paths, workers=2)
+    outcomes = build.run_units(build.Schedule(units, paths, force=True), paths, workers=2)
     assert {outcome.status for outcome in outcomes.values()} == {"ok"}
     for unit in units:
         tag = unit.unit_id
@@ -299,11 +298,10 @@ from analysis import config
 paths = build.BuildPaths(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), config.RAW_DIR)
 units = [build.Unit(f"u{i:02d}", "echo_unit.ipynb", "Echo", {"unit_tag": f"u{i:02d}"})
          for i in range(40)]
-keys = {unit.unit_id: build.key_of(unit, paths) for unit in units}
-todo = [unit for unit in units if not build.is_up_to_date(unit, keys[unit.unit_id], paths)]
-print("TODO", len(todo), flush=True)
+schedule = build.Schedule(units, paths)
+print("TODO", schedule.expected_runs(), flush=True)
 try:
-    build.run_units(todo, keys, paths, workers=2)
+    build.run_units(schedule, paths, workers=2)
 except build.BuildInterrupted as interrupted:
     print("INTERRUPTED", interrupted.finished, flush=True)
     sys.exit(130)

@@ -40,13 +40,13 @@ def test_each_plan_analysis_recovers_its_planted_effect(simulated, planned):
         (spec.name, headline["estimate"], headline["true_effect"], headline["std_error"])
 
 
-def test_wage_income_trends_are_not_parallel_and_the_pre_period_cells_show_it(simulated):
+def test_wage_income_trends_are_not_parallel_and_the_pre_period_cells_show_it(simulated_large):
     # Where parallel trends fail, the page's pre-period placebo cells must say so: their joint
     # Wald test (from the cells' influence functions) rejects for public-welfare posts.
     from analysis.estimators import staggered
     from analysis.estimators.inference import influence_scores, score_adjustment
     spec = AnalysisSpec(program="public_welfare_post", outcome="wage_income")
-    prepared = pe.prepare_panel(simulated.panel, spec)
+    prepared = pe.prepare_panel(simulated_large.panel, spec)
     records, influence, clusters = staggered.callaway_santanna(
         prepared, spec.outcome, "person_id", "year", pe.FIRST_TREATED, cluster=spec.cluster,
         aggregate="group_time", return_influence=True)

@@ -20,17 +20,17 @@ def test_event_study_covariances_match_the_standard_errors(simulated):
         assert np.sqrt(np.diag(covariance)) == pytest.approx(se.to_numpy(), rel=1e-8), method
 
 
-def test_the_pre_trend_test_rejects_where_trends_are_not_parallel_and_not_elsewhere(simulated):
+def test_the_pre_trend_test_rejects_where_trends_are_not_parallel_and_not_elsewhere(simulated_large):
     # Wage income grows in proportion to its level in the simulator, so trends are not parallel
     # for public-welfare posts (who go to weaker laborers); stable employment's trends are.
     # No covariates, so nothing adjusts the violation away.
     def p_value(program, outcome):
         spec = AnalysisSpec(program=program, outcome=outcome, covariates=())
-        results = pe.analyse(simulated.panel, spec)
+        results = pe.analyse(simulated_large.panel, spec)
         test, reason = rb.group_time_pretest(results)
         assert reason == ""
         # By hand: chi-squared Wald on the pre-receipt cells (170 county clusters).
-        records, influence, clusters = pe.group_time_effects(simulated.panel, spec)
+        records, influence, clusters = pe.group_time_effects(simulated_large.panel, spec)
         pre = [j for j, r in enumerate(records) if r.period < r.cohort]
         sums = np.stack([np.bincount(clusters.codes, weights=influence[:, j])
                          for j in pre], axis=1) / influence.shape[0]

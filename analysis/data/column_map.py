@@ -44,7 +44,8 @@ class ColumnMap:
     (``true`` as ``"true"``), ready for :mod:`analysis.data.validation` to read."""
 
     path: Path
-    file: str
+    file: str | list[str]  # as written: a file, a folder of files or a list of files
+    files: tuple[str, ...]  # the extract's files, relative to the microdata folder
     columns: dict[str, str]
     recode: dict[str, dict[str, str]]
     defaults: dict[str, str]
@@ -121,14 +122,28 @@ class _Checker:
                   f'an object ({{...}}) under "{key}"', f"See {EXAMPLE}.", "key holds an object")
         return {}
 
+    def files(self, written: object) -> tuple[str, ...]:
+        """The extract's files: one file, every file of a sub-folder (by name), or a list."""
+        if isinstance(written, str) and (self.folder / written).is_dir():
+            inside = sorted(path.name for path in (self.folder / written).iterdir()
+                            if path.is_file() and not path.name.startswith("."))
+            if not inside:
+                self.fail(_where("file"), f"{quoted(written)}, a folder without files",
+                          "a folder holding the extract's files", "Put the extract's files in "
+                          "the folder, or name the file.", "data file exists")
+            return tuple(f"{written}/{name}" for name in inside)
+        names = written if isinstance(written, list) and written else [written]
+        return tuple(name for name in names if self.file(name))
+
     def file(self, name: object) -> str:
         present = sorted(path.name for path in self.folder.iterdir()
-                         if path.is_file() and not path.name.startswith("."))
+                         if not path.name.startswith("."))
         if isinstance(name, str) and (self.folder / name).is_file():
             return name
         self.fail(_where("file"), f"{quoted(name)}, which is not a file in "
                   f"{display_path(self.folder)}/ (it holds: {', '.join(present)})",
-                  "the name of the extract file in that folder",
+                  "the name of the extract file in that folder (or of a folder of extract "
+                  "files, or a list of names)",
                   "Put the extract in the folder, or correct the name." +
                   (_close(str(name), present) if isinstance(name, str) else ""),
                   "data file exists")
@@ -192,7 +207,7 @@ def read_column_map(folder: Path) -> ColumnMap:
         if key not in written:
             checker.fail("", f'no key "{key}"', 'the keys "file" and "columns"',
                          f"Add it; see {EXAMPLE}.", "required key")
-    file = checker.file(written["file"]) if "file" in written else ""
+    files = checker.files(written["file"]) if "file" in written else ()
     columns = {}
     for theirs, ours in checker.mapping(written, "columns").items():
         if isinstance(ours, str) and checker.our_column(ours, "columns", theirs):
@@ -221,13 +236,36 @@ def read_column_map(folder: Path) -> ColumnMap:
     ids = checker.ids(written.get("ids", "integers"))
     if checker.failures:
         raise InputError(checker.failures)
-    return ColumnMap(path, file, columns, recode, defaults, encoding, ids, written)
+    return ColumnMap(path, written["file"], files, columns, recode, defaults, encoding, ids,
+                     written)
 
 
-def header_failures(column_map: ColumnMap, table: reading.TextTable) -> list[InputFailure]:
+def header_failures(column_map: ColumnMap, headers: list[tuple[str, list[str]]],
+                    ) -> list[InputFailure]:
     """Columns that ``"columns"`` names but the extract does not have, and our names that
-    would be given twice (a column mapped to a name that another column already has)."""
-    present, extract = list(table.frame.columns), column_map.file
+    would be given twice (a column mapped to a name that another column already has); then
+    files whose columns differ from the first file's. ``headers`` holds each file's name (as
+    messages show it) and column names."""
+    failures = _map_failures(column_map, *headers[0])
+    first, expected = headers[0]
+    for file, header in headers[1:]:
+        missing = [name for name in expected if name not in header]
+        extra = [name for name in header if name not in expected]
+        if missing or extra:
+            found = "; ".join(part for part in (
+                f"no column {', '.join(map(quoted, missing))}" if missing else "",
+                f"a column {', '.join(map(quoted, extra))} that {Path(first).name} does not "
+                "have" if extra else "") if part)
+            failures.append(InputFailure(
+                file, "column", "same columns in every file",
+                f"the columns of {Path(first).name}: {', '.join(expected)}", found,
+                "Export every file of the extract with the same columns (their order may "
+                "differ)."))
+    return failures
+
+
+def _map_failures(column_map: ColumnMap, file: str, present: list[str]) -> list[InputFailure]:
+    extract = Path(file).name
     failures = [InputFailure(
         column_map.shown, "column", "column in the extract",
         f"a column of {extract} (it has: {', '.join(present)})",

@@ -100,10 +100,13 @@ def quoted(value: object, limit: int = 60) -> str:
 
 
 def ordered(failures: list[InputFailure]) -> list[InputFailure]:
-    """Files in the order they were first reported; within a file, by level, then row."""
+    """Files in the order they were first reported; within a file, by level, then row (then
+    column, check and what was found, so that the order never depends on how the file was
+    read: whole, in chunks or by province)."""
     file_order = {file: rank for rank, file in enumerate(dict.fromkeys(f.file for f in failures))}
     return sorted(failures, key=lambda f: (file_order[f.file], LEVELS.index(f.level),
-                                           f.rows[0] if f.rows else 0))
+                                           f.rows[0] if f.rows else 0, f.column, f.check,
+                                           f.found, f.where, f.rows, f.count))
 
 
 def summary(failures: list[InputFailure]) -> list[str]:

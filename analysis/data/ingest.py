@@ -1,15 +1,22 @@
 """Raw inputs -> validated processed tables, written atomically with a manifest.
 
 ``ingest`` reads every raw table, validates all of them lazily (every failure at once, not the
-first), and only when nothing failed writes Parquet tables and ``manifest.json`` into a staging
-folder that then replaces ``data/processed/`` in one step (a link swapped by one rename). On any
-failure ``data/processed/`` is left exactly as it was and :class:`IngestError` carries the table
-of failures.
+first), and writes Parquet tables and ``manifest.json`` into a staging folder that replaces
+``data/processed/`` in one step (a link swapped by one rename) only when nothing failed. On any
+failure the staging folder is removed, ``data/processed/`` is left exactly as it was and
+:class:`IngestError` carries the table of failures.
+
+The person-year panel is written into the staging folder a part at a time, so that memory
+depends on the largest province, not on the nation: an analyst's extract is read in chunks and
+checked province by province (:mod:`analysis.data.extract`), the demonstration panel is
+simulated in batches of counties (:mod:`analysis.data.demonstration`). Both can run on a Dask
+cluster (``scheduler``), one task per file or province.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from importlib import metadata
 from pathlib import Path
 
@@ -19,10 +26,13 @@ from analysis import config
 from analysis.data import failures as failures_module
 from analysis.data import ledger
 from analysis.data.failures import InputFailure
+from analysis.data.output import write_table
 from analysis.data.raw_tables import RawTables, read_raw
+from analysis.data.runner import runner_for
 from analysis.files import replacing_directory, sha256_file
 
 REPORTED_PACKAGES = ("pandas", "pandera", "pyarrow", "numpy", "statsmodels")
+SCRATCH = ".scratch"  # in the staging folder, removed before it is swapped in
 
 
 class IngestError(Exception):
@@ -56,29 +66,13 @@ def _input_files(raw_dir: Path) -> list[Path]:
     return sorted(path for path in raw_dir.rglob("*") if path.is_file())
 
 
-def write_tables_atomically(tables: dict[str, pd.DataFrame], processed_dir: Path,
-                            raw_dir: Path, extra: dict) -> dict:
-    """Write Parquet tables and the manifest to a staging folder, then swap it into place.
-
-    ``tables`` maps a relative path without suffix (``"panel/53"``) to a table.
-    ``processed_dir`` becomes a link to the complete new folder in one step, and what a killed
-    ingest left beside it is removed first (:func:`analysis.files.replacing_directory`).
-    """
-    with replacing_directory(processed_dir) as staging:
-        outputs = {}
-        for name, table in sorted(tables.items()):
-            path = staging / f"{name}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            table.to_parquet(path, index=False)
-            outputs[f"{name}.parquet"] = {"sha256": sha256_file(path), "rows": len(table)}
-        manifest = {
-            "inputs": {config.display_path(path): sha256_file(path) for path in _input_files(raw_dir)},
-            "outputs": outputs,
-            "packages": {name: metadata.version(name) for name in REPORTED_PACKAGES},
-            **extra,
-        }
-        (staging / config.MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    return manifest
+def manifest_of(outputs: dict, raw_dir: Path, extra: dict) -> dict:
+    return {
+        "inputs": {config.display_path(path): sha256_file(path) for path in _input_files(raw_dir)},
+        "outputs": dict(sorted(outputs.items())),
+        "packages": {name: metadata.version(name) for name in REPORTED_PACKAGES},
+        **extra,
+    }
 
 
 def ledger_tables(validated: RawTables) -> dict[str, pd.DataFrame]:
@@ -105,15 +99,21 @@ def _missing_figure(validated: RawTables, error: LookupError) -> InputFailure:
 
 
 def ingest(raw_dir: Path = config.RAW_DIR, processed_dir: Path = config.PROCESSED_DIR,
-           persons: int = config.DEMO_PERSONS, seed: int = config.DEMO_SEED) -> dict:
+           persons: int = config.DEMO_PERSONS, seed: int = config.DEMO_SEED, *,
+           chunk_rows: int | None = config.INGEST_CHUNK_ROWS,
+           scheduler: str | None = None) -> dict:
     """Validate raw inputs and write ``processed_dir``; return the manifest.
+
+    ``chunk_rows`` is how many rows of an analyst's extract are read at a time (None: each file
+    whole, in memory; the same tables and failures, for small extracts and as a reference).
+    ``scheduler`` is the address of a Dask scheduler to run the panel's tasks on.
 
     Raises
     ------
     IngestError
         When any raw input cannot be read or fails validation; nothing is written.
     """
-    from analysis.data import microdata  # the panel stage: analyst extract or simulated panel
+    from analysis.data import extract, microdata
 
     validated, failures = read_raw(raw_dir)
     microdata_dir = raw_dir / "microdata"
@@ -121,45 +121,27 @@ def ingest(raw_dir: Path = config.RAW_DIR, processed_dir: Path = config.PROCESSE
     if failures and not analyst_data:
         raise IngestError(failures)
     known = None if validated.provinces is None else list(validated.provinces["province_code"])
-    try:
-        panel_tables, panel_info, panel_failures = microdata.panel_tables(
-            microdata_dir, validated.ledger, validated.provinces, known, persons, seed)
-        failures += panel_failures
-        if failures:
-            raise IngestError(failures)
-        tables = {**ledger_tables(validated), **panel_tables}
-        if panel_info.get("origin") == "simulated":
-            tables.update(simulated_extras(tables, validated, persons, seed))
-    except LookupError as error:  # a valid ledger without a figure that the code looks up
-        raise IngestError([_missing_figure(validated, error)]) from None
-    return write_tables_atomically(tables, processed_dir, raw_dir, {"panel": panel_info})
+    with runner_for(scheduler) as runner, replacing_directory(processed_dir) as staging:
+        scratch = staging / SCRATCH
+        try:
+            if analyst_data:
+                outputs, panel_info, panel_failures = extract.write_analyst_panel(
+                    microdata_dir, known, staging, scratch, runner, chunk_rows)
+                failures += panel_failures
+                if failures:
+                    raise IngestError(failures)
+            else:
+                from analysis.data.demonstration import write_demonstration
 
-
-PROJECTION_YEARS = (2021, 2025)
-
-
-def simulated_extras(tables: dict, validated: RawTables, persons: int,
-                     seed: int) -> dict[str, pd.DataFrame]:
-    """Two tables that only a simulated panel has.
-
-    * ``expansion``: persons represented per panel person. The simulator is calibrated so that
-      the panel persons working outside their county in 2020 stand for the published count of
-      poor laborers working away from home, so the factor is that count over the panel's.
-    * ``projection/<code>``: a second simulated extract covering 2021-2025 (same seed and
-      size; illustrative beyond 2020), so pages can show what an extract of the target years
-      would give against the 2025 targets.
-    """
-    from analysis.data import microdata, simulate
-
-    panel = pd.concat([table for name, table in tables.items() if name.startswith("panel/")],
-                      ignore_index=True)
-    away = ledger.find_figure(validated.ledger, "poor_laborers_working_away", "2020")
-    count = int(panel.loc[panel["year"] == 2020, "worked_outside_county"].astype(bool).sum())
-    expansion = pd.DataFrame([{
-        "factor": float(away["value"]) / count, "figure_id": away["figure_id"],
-        "published": float(away["value"]), "panel_count": count, "year": 2020}])
-    targets = simulate.calibration_targets_from_ledger(validated.ledger)
-    projection = simulate.simulate_panel(validated.provinces, targets, n_persons=persons,
-                                         years=PROJECTION_YEARS, seed=seed).panel
-    return {"expansion": expansion,
-            **microdata.partition_by_province("projection", microdata.compact(projection))}
+                outputs, panel_info = write_demonstration(
+                    staging, validated.ledger, validated.provinces, known, persons, seed, runner,
+                    scratch)
+            for name, table in ledger_tables(validated).items():
+                outputs.update(write_table(staging, name, table))
+        except LookupError as error:  # a valid ledger without a figure that the code looks up
+            raise IngestError([_missing_figure(validated, error)]) from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        manifest = manifest_of(outputs, raw_dir, {"panel": panel_info})
+        (staging / config.MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return manifest

@@ -1,18 +1,21 @@
 """The person-year panel for ``ingest``: an analyst's own extract, or the demonstration panel.
 
-An analyst puts a CSV or Parquet file under ``data/raw/microdata/`` with ``column_map.json``
-(:mod:`analysis.data.column_map`), which names the file and maps its columns and values to
-ours (:class:`analysis.data.schemas.PanelSchema`). The extract is read strictly: every cell as
-text, turned into a number or a yes/no only when it spells one (or through the map's
-``recode``, which must list every value the column holds), ids as whole numbers or, with
-``"ids": "text"``, as text mapped to stable integers (:func:`stable_integer`).
+An analyst puts CSV or Parquet files under ``data/raw/microdata/`` with ``column_map.json``
+(:mod:`analysis.data.column_map`), which names the file (or a folder of files, or a list) and
+maps its columns and values to ours (:class:`analysis.data.schemas.PanelSchema`). The extract
+is read strictly: every cell as text, turned into a number or a yes/no only when it spells one
+(or through the map's ``recode``, which must list every value the column holds), ids as whole
+numbers or, with ``"ids": "text"``, as text mapped to stable integers (:func:`stable_integer`).
 ``stable_employment`` and ``first_trained_year`` may be omitted: they are derived from
 ``months_worked`` and ``trained``. Failures are sentences naming the extract's own columns.
 
+This module reads an extract whole (:func:`read_analyst_panel`); ingest reads it in chunks and
+checks it province by province with the same results (:mod:`analysis.data.extract`).
+
 A folder without any file but ``README.md`` and the example map gives the seeded
-demonstration panel of :mod:`analysis.data.simulator` instead, and every page built from it
-says that it is simulated; a folder with a file but no ``column_map.json`` is an error, never a
-fallback to simulated data.
+demonstration panel of :mod:`analysis.data.simulator` instead (written by
+:mod:`analysis.data.demonstration`), and every page built from it says that it is simulated; a
+folder with a file but no ``column_map.json`` is an error, never a fallback to simulated data.
 
 The panel is written partitioned by province (``panel/<code>.parquet``) so that a change in one
 province's data rebuilds only that province's report and the national one.
@@ -43,6 +46,7 @@ NO_WORDS = ("no", "n", "否", "无", "没有", "f")
 WOMAN_WORDS = ("f", "female", "woman", "女", "女性")
 MAN_WORDS = ("m", "male", "man", "男", "男性")
 DERIVED = {"stable_employment": "months_worked", "first_trained_year": "trained"}
+HOW_TO_NAME_ENCODING = 'name the encoding in column_map.json: "encoding":'
 
 
 def analyst_files(folder: Path) -> list[Path]:
@@ -135,29 +139,56 @@ class ExtractAdvice(validation.Advice):
                 "or correct the rows.")
 
 
+def id_recodes(table: reading.TextTable, ids: str) -> dict[str, dict[str, str]]:
+    """Text ids as recodes to stable integers (none for whole-number ids)."""
+    if ids != "text":
+        return {}
+    recodes = {}
+    for name in [name for name in column_maps.ID_COLUMNS if name in table.frame]:
+        texts = [text for text in table.frame[name].unique() if text.strip()]
+        recodes[name] = {text: str(stable_integer(text)) for text in texts}
+        if len(set(recodes[name].values())) < len(texts):  # 2**-59 per pair: never seen
+            raise AssertionError(f"two {name} texts share a stable integer")
+    return recodes
+
+
+def padded_ids(table: reading.TextTable, ids: str) -> dict[str, tuple[reading.Places, str]]:
+    """Whole-number ids written with leading zeros, by column: (places, the first such id)."""
+    if ids == "text":
+        return {}
+    padded = {}
+    for name in [name for name in column_maps.ID_COLUMNS if name in table.frame]:
+        mask = table.frame[name].str.fullmatch(r"\s*[+-]?0\d+\s*").to_numpy(bool)
+        if mask.any():
+            padded[name] = (table.places(np.flatnonzero(mask)),
+                            table.frame[name][mask].iloc[0])
+    return padded
+
+
+def merged_padded_ids(many: list[dict]) -> dict[str, tuple[reading.Places, str]]:
+    """Padded ids found in chunks of a table, as found in the whole table."""
+    merged = {}
+    for name in dict.fromkeys(name for padded in many for name in padded):
+        parts = [padded[name] for padded in many if name in padded]
+        first = min(parts, key=lambda part: part[0].first_place)[1]
+        merged[name] = (reading.Places.merged([places for places, _ in parts]), first)
+    return merged
+
+
+def padded_id_failures(padded: dict[str, tuple[reading.Places, str]], files: tuple,
+                       their_name) -> list[InputFailure]:
+    return [failure for name, (places, first) in padded.items() for failure in places.failures(
+        files, "cell", "id without leading zeros", "an id written as a whole number without "
+        'leading zeros (read as numbers, "007" and "7" would be one id)', column=their_name(name),
+        ours=name, found=quoted(first),
+        action='Set "ids": "text" in column_map.json: ids are then read as text and mapped to '
+               "stable integers.")]
+
+
 def _id_recodes(table: reading.TextTable, ids: str) -> tuple[dict, list[InputFailure]]:
     """Text ids as recodes to stable integers; whole-number ids must not start with 0."""
-    present = [name for name in column_maps.ID_COLUMNS if name in table.frame]
-    if ids == "text":
-        recodes = {}
-        for name in present:
-            texts = [text for text in table.frame[name].unique() if text.strip()]
-            recodes[name] = {text: str(stable_integer(text)) for text in texts}
-            if len(set(recodes[name].values())) < len(texts):  # 2**-59 per pair: never seen
-                raise AssertionError(f"two {name} texts share a stable integer")
-        return recodes, []
-    failures = []
-    for name in present:
-        padded = table.frame[name].str.fullmatch(r"\s*[+-]?0\d+\s*").to_numpy(bool)
-        if padded.any():
-            failures.append(table.failure(
-                "cell", "id without leading zeros", "an id written as a whole number without "
-                'leading zeros (read as numbers, "007" and "7" would be one id)', column=name,
-                positions=np.flatnonzero(padded),
-                found=quoted(table.frame[name][padded].iloc[0]),
-                action='Set "ids": "text" in column_map.json: ids are then read as text and '
-                       "mapped to stable integers."))
-    return {}, failures
+    return id_recodes(table, ids), padded_id_failures(padded_ids(table, ids), table.files,
+                                                      table.name)
 
 
 def derive(values: pd.DataFrame) -> pd.DataFrame:
@@ -189,29 +220,61 @@ def panel_schema(known_provinces: list[str] | None) -> pa.DataFrameSchema:
 def _read_extract(path: Path, encoding: str | None) -> tuple[reading.TextTable, list]:
     if path.suffix.lower() == ".parquet":
         return reading.read_parquet_table(path)
-    return reading.read_csv_table(path, encoding,
-                                  how_to_name='name the encoding in column_map.json: "encoding":')
+    return reading.read_csv_table(path, encoding, how_to_name=HOW_TO_NAME_ENCODING)
 
 
-def read_analyst_panel(folder: Path, known_provinces: list[str] | None,
-                       ) -> tuple[pd.DataFrame, column_maps.ColumnMap | None, list[InputFailure]]:
-    """(the validated panel, its column map, failures) of the analyst's extract."""
-    files = analyst_files(folder)
+def read_column_map(folder: Path) -> tuple[column_maps.ColumnMap | None, list[InputFailure]]:
+    """The folder's checked column map, or the failures that stop reading the extract."""
     if not (folder / COLUMN_MAP).is_file():
-        return pd.DataFrame(), None, [_no_column_map(folder, files)]
+        return None, [_no_column_map(folder, analyst_files(folder))]
     try:
-        column_map = column_maps.read_column_map(folder)
-        table, failures = _read_extract(folder / column_map.file, column_map.encoding)
+        return column_maps.read_column_map(folder), []
     except InputError as error:
-        return pd.DataFrame(), None, error.failures
-    header_failures = column_maps.header_failures(column_map, table)
-    if header_failures:  # the columns cannot be named until the map matches the header
-        return pd.DataFrame(), column_map, failures + header_failures
+        return None, error.failures
+
+
+def prepared(table: reading.TextTable, column_map: column_maps.ColumnMap) -> reading.TextTable:
+    """The extract's columns renamed to ours, and the map's defaults filled in."""
     table = table.renamed(column_map.columns)
     for ours, value in column_map.defaults.items():
         if ours not in table.frame:
             table.frame[ours] = value
             table.their_names[ours] = f"{ours} (from defaults)"
+    return table
+
+
+def read_analyst_panel(folder: Path, known_provinces: list[str] | None,
+                       ) -> tuple[pd.DataFrame, column_maps.ColumnMap | None, list[InputFailure]]:
+    """(the validated panel, its column map, failures) of the analyst's extract, every file
+    read whole and validated as one table (memory grows with the extract; see
+    :mod:`analysis.data.extract` for reading it in chunks).
+
+    A file that cannot be read is reported alone (with the other files that cannot be read);
+    the column map is checked against the first file's header, and every other file must have
+    the same columns.
+    """
+    column_map, failures = read_column_map(folder)
+    if column_map is None:
+        return pd.DataFrame(), None, failures
+    tables, refused = [], []
+    for name in column_map.files:
+        try:
+            table, read_failures = _read_extract(folder / name, column_map.encoding)
+        except InputError as error:
+            refused += error.failures
+            continue
+        tables.append(table)
+        failures += read_failures
+    if refused:
+        return pd.DataFrame(), column_map, refused
+    header_failures = column_maps.header_failures(
+        column_map, [(table.file, list(table.frame.columns)) for table in tables])
+    if header_failures:  # the columns cannot be named until the map matches the header
+        return pd.DataFrame(), column_map, failures + header_failures
+    columns = list(tables[0].frame.columns)
+    for table in tables:
+        table.frame = table.frame[columns]
+    table = prepared(reading.TextTable.concatenated(tables), column_map)
     id_recodes, id_failures = _id_recodes(table, column_map.ids)
     panel, panel_failures = validation.validate_table(
         table, panel_schema(known_provinces), "panel", ExtractAdvice(column_map.ids),
@@ -228,16 +291,6 @@ def validate_panel(frame: pd.DataFrame, known_provinces: list[str]) -> pd.DataFr
                              f"{error.failure_cases.head(20)}") from None
 
 
-def simulated_panel(figures: pd.DataFrame, provinces: pd.DataFrame, persons: int, seed: int,
-                    years: tuple[int, int] = config.DEMO_YEARS):
-    """The seeded demonstration panel, calibrated to the ledger (a ``SimulatedPanel``)."""
-    from analysis.data import simulator
-
-    targets = simulator.calibration_targets_from_ledger(figures)
-    return simulator.simulate_panel(provinces, targets, n_persons=persons, years=years,
-                                    seed=seed)
-
-
 def partition_by_province(name: str, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     codes = frame["province_code"].astype(str)
     return {f"{name}/{code}": part.reset_index(drop=True)
@@ -251,34 +304,6 @@ def compact(panel: pd.DataFrame) -> pd.DataFrame:
     for column in ("person_id", "household_id", "county_id"):
         narrowed[column] = narrowed[column].astype(np.int64)
     return narrowed
-
-
-def panel_tables(microdata_dir: Path, figures: pd.DataFrame | None,
-                 provinces: pd.DataFrame | None, known_provinces: list[str] | None,
-                 persons: int, seed: int, years: tuple[int, int] = config.DEMO_YEARS,
-                 ) -> tuple[dict[str, pd.DataFrame], dict, list[InputFailure]]:
-    """(tables to write, manifest entry, failures) for the person-year panel.
-
-    For the demonstration panel the tables are ``panel/<province>``, ``truth/<province>`` (the
-    planted effects: one row per program and post-receipt person-year, see
-    ``SimulatedPanel.truth``) and ``calibration``.
-    """
-    if has_analyst_files(microdata_dir):
-        panel, column_map, failures = read_analyst_panel(microdata_dir, known_provinces)
-        if failures:
-            return {}, {}, failures
-        info = {"origin": "analyst", "file": column_map.file, "rows": len(panel),
-                "column_map": column_map.written}
-        return partition_by_province("panel", compact(panel)), info, []
-    simulated = simulated_panel(figures, provinces, persons, seed, years)
-    panel = validate_panel(simulated.panel, known_provinces)
-    tables = {**partition_by_province("panel", compact(panel)),
-              **partition_by_province("truth", simulated.truth),
-              "calibration": simulated.calibration}
-    info = {"origin": "simulated", "seed": seed, "persons": persons, "years": list(years),
-            "rows": len(panel), "truth_rows": len(simulated.truth),
-            "parameters": simulated.parameters}
-    return tables, info, []
 
 
 def read_partitions(processed_dir: Path, table: str,

@@ -15,6 +15,10 @@ Validation runs in three passes, so that a wrong cell is named before any rule i
 pandera's failure cases (``SchemaErrors.failure_cases``) are translated into
 :class:`~analysis.data.failures.InputFailure` records: the check's words come from
 :func:`analysis.data.schemas.allowed_values` and :data:`analysis.data.schemas.RULES`.
+
+Pass 1 also gives its findings before they become failures (:class:`ReadFindings`): a table
+read in chunks adds up the findings of every chunk, so that an unreadable value found in many
+chunks is one failure with its count and first rows, as when the table is read whole.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import pandera.pandas as pa
 
 from analysis.data import schemas
 from analysis.data.failures import InputFailure, quoted
-from analysis.data.reading import TextTable
+from analysis.data.reading import Places, TextTable
 
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 WHOLE_NUMBER = r"[+-]?\d{1,18}"  # 18 digits fit in a 64-bit integer
@@ -113,53 +117,154 @@ def check_columns(table: TextTable, values: pd.DataFrame, schema: pa.DataFrameSc
                   what: str, advice: Advice) -> list[InputFailure]:
     """Missing columns, and (for a strict schema) columns the schema does not know."""
     expected = list(schema.columns)
-    failures = [table.failure(
-        "column", "column present", f"a column for {name} (the {what} has {len(expected)}: "
-        f"{', '.join(expected)})", column=name, found="no such column",
-        action=advice.missing_column(name, expected))
-        for name in expected if name not in values and schema.columns[name].required]
+    failures = [failure for name in expected
+                if name not in values and schema.columns[name].required
+                for failure in table.failures(
+                    "column", "column present", f"a column for {name} (the {what} has "
+                    f"{len(expected)}: {', '.join(expected)})", column=name,
+                    found="no such column", action=advice.missing_column(name, expected))]
     if schema.strict:
-        failures += [table.failure(
-            "column", "column known", f"only the {what}'s columns", column=name,
-            found=f"a column that is not part of the {what}",
-            action=advice.extra_column(table.name(name), expected))
-            for name in table.frame.columns if name not in schema.columns]
+        failures += [failure for name in table.frame.columns if name not in schema.columns
+                     for failure in table.failures(
+                         "column", "column known", f"only the {what}'s columns", column=name,
+                         found=f"a column that is not part of the {what}",
+                         action=advice.extra_column(table.name(name), expected))]
     return failures
 
 
-def _distinct_value_failures(table: TextTable, name: str, mask: np.ndarray, check: str,
-                             expected: str, action: Callable[[list[str]], str],
-                             ) -> list[InputFailure]:
-    """One failure per distinct value of the cells in ``mask``, with its count and rows."""
-    cells = table.frame[name][mask]
-    values = list(cells.value_counts(sort=True).index)
-    act = action(values)
+def value_places(table: TextTable, name: str, mask: np.ndarray) -> dict[str, Places]:
+    """Each distinct text of column ``name`` in the rows of ``mask``, with its places."""
+    positions = np.flatnonzero(mask)
+    codes, values = pd.factorize(table.frame[name].to_numpy(dtype=object)[positions])
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.diff(codes[order], prepend=-1))
+    return {str(values[codes[order[start]]]): table.places(group)
+            for start, group in zip(starts, np.split(positions[order], starts[1:]))}
+
+
+def by_frequency(values: dict[str, Places]) -> list[str]:
+    """The values, most frequent first; of equally frequent ones, the first found first."""
+    return sorted(values, key=lambda value: (-values[value].count, values[value].first_place))
+
+
+def by_appearance(values: dict[str, Places]) -> list[str]:
+    return sorted(values, key=lambda value: values[value].first_place)
+
+
+def distinct_value_failures(files: tuple, column: str, ours: str, values: dict[str, Places],
+                            check: str, expected: str, action: Callable[[list[str]], str],
+                            ) -> list[InputFailure]:
+    """One failure per distinct value (the ``SHOWN_VALUES`` most frequent), with its count
+    and first rows, and one for all other values; ``column`` is the file's name."""
+    ordered = by_frequency(values)
+    act = action(ordered)
     failures = []
-    for value in values[:SHOWN_VALUES]:
-        positions = np.flatnonzero(mask & (table.frame[name] == value).to_numpy())
-        failures.append(table.failure("cell", check, expected, column=name, positions=positions,
-                                      found=quoted(value), action=act))
-    if len(values) > SHOWN_VALUES:
-        rest = np.flatnonzero(mask & ~table.frame[name].isin(values[:SHOWN_VALUES]).to_numpy())
-        failures.append(table.failure(
-            "cell", check, expected, column=name, positions=rest, action=act,
-            found=f"{len(values) - SHOWN_VALUES} other unreadable values"))
+    for value in ordered[:SHOWN_VALUES]:
+        failures += values[value].failures(files, "cell", check, expected, column=column,
+                                           ours=ours, found=quoted(value), action=act)
+    if len(ordered) > SHOWN_VALUES:
+        rest = Places.merged([values[value] for value in ordered[SHOWN_VALUES:]])
+        failures += rest.failures(files, "cell", check, expected, column=column, ours=ours,
+                                  found=f"{len(ordered) - SHOWN_VALUES} other unreadable values",
+                                  action=act)
     return failures
 
 
-def _recoded(table: TextTable, name: str, mapping: dict[str, str], advice: Advice,
-             ) -> tuple[pd.Series, np.ndarray, list[InputFailure]]:
+def _merged_values(many: list[dict[str, Places]]) -> dict[str, Places]:
+    gathered: dict[str, list[Places]] = {}
+    for values in many:
+        for value, places in values.items():
+            gathered.setdefault(value, []).append(places)
+    return {value: Places.merged(places) for value, places in gathered.items()}
+
+
+@dataclass
+class ReadFindings:
+    """Pass 1's findings by column (our name): values a recode does not list, empty cells
+    and unreadable values, each with its places. Findings of chunks of a table add up
+    (:meth:`merged`) to those of the whole table."""
+
+    unmapped: dict[str, dict[str, Places]]
+    empty: dict[str, Places]
+    unreadable: dict[str, dict[str, Places]]
+
+    @classmethod
+    def merged(cls, many: list[ReadFindings]) -> ReadFindings:
+        def values(kind: str) -> dict:
+            names = dict.fromkeys(name for findings in many for name in getattr(findings, kind))
+            return {name: _merged_values([getattr(findings, kind).get(name, {})
+                                          for findings in many]) for name in names}
+
+        empty_names = dict.fromkeys(name for findings in many for name in findings.empty)
+        return cls(values("unmapped"),
+                   {name: Places.merged([findings.empty[name] for findings in many
+                                         if name in findings.empty]) for name in empty_names},
+                   values("unreadable"))
+
+    def failures(self, schema: pa.DataFrameSchema, recode: dict[str, dict[str, str]] | None,
+                 advice: Advice, files: tuple, their_name: Callable[[str], str],
+                 ) -> list[InputFailure]:
+        failures = []
+        for name, column in schema.columns.items():
+            kind, expected = schemas.value_kind(column), schemas.allowed_values(column)
+            theirs = their_name(name)
+            if self.unmapped.get(name):
+                keys = [quoted(key) for key in (recode or {})[name]]
+                unlisted, act = advice.unmapped(name, by_appearance(self.unmapped[name]), keys)
+                failures += distinct_value_failures(
+                    files, theirs, name, self.unmapped[name], "not listed in the recode",
+                    unlisted, lambda found, act=act: act)
+            if name in self.empty:
+                failures += self.empty[name].failures(
+                    files, "cell", "empty cell", expected, column=theirs, ours=name,
+                    found="an empty cell", action=advice.empty(name, kind))
+            if self.unreadable.get(name):
+                failures += distinct_value_failures(
+                    files, theirs, name, self.unreadable[name], f"not {KIND_NAMES[kind]}",
+                    expected, lambda found, name=name, kind=kind:
+                    advice.unreadable(name, kind, found))
+        return failures
+
+
+def _recoded(table: TextTable, name: str, mapping: dict[str, str],
+             ) -> tuple[pd.Series, np.ndarray]:
     """A column through its recode, which must list every value; an empty cell that the
     recode does not list (as "") stays empty."""
     text = table.frame[name].astype(str)
     unmapped = ~text.isin(list(mapping)).to_numpy() & (text.str.strip() != "").to_numpy()
-    failures = []
-    if unmapped.any():
-        keys = [quoted(key) for key in mapping]
-        expected, action = advice.unmapped(name, list(text[unmapped].unique()), keys)
-        failures = _distinct_value_failures(table, name, unmapped, "not listed in the recode",
-                                            expected, lambda found: action)
-    return text.map(mapping).fillna("").astype(str), unmapped, failures
+    return text.map(mapping).fillna("").astype(str), unmapped
+
+
+def read_cells(table: TextTable, schema: pa.DataFrameSchema,
+               recode: dict[str, dict[str, str]] | None = None,
+               ) -> tuple[pd.DataFrame, np.ndarray, ReadFindings]:
+    """Pass 1: (values of the schema's columns, rows with a failing cell, findings)."""
+    values = {}
+    findings = ReadFindings({}, {}, {})
+    failing = np.zeros(len(table.frame), dtype=bool)
+    for name, column in schema.columns.items():
+        if name not in table.frame:
+            continue
+        kind = schemas.value_kind(column)
+        text = table.frame[name].astype(str)
+        unmapped = np.zeros(len(text), dtype=bool)
+        if name in (recode or {}):
+            text, unmapped = _recoded(table, name, recode[name])
+            if unmapped.any():
+                findings.unmapped[name] = value_places(table, name, unmapped)
+            failing |= unmapped
+        empty = (text.str.strip() == "").to_numpy() & ~unmapped
+        parsed = KINDS[kind].parse(text if kind == "text" else text.str.strip())
+        parsed = parsed.where(~empty) if kind != "text" else parsed.where(~empty, None)
+        unreadable = ~empty & ~unmapped & parsed.isna().to_numpy()
+        if empty.any() and not column.nullable:
+            findings.empty[name] = table.places(np.flatnonzero(empty))
+            failing |= empty
+        if unreadable.any():
+            findings.unreadable[name] = value_places(table, name, unreadable)
+            failing |= unreadable
+        values[name] = parsed
+    return pd.DataFrame(values, index=table.frame.index), failing, findings
 
 
 def read_values(table: TextTable, schema: pa.DataFrameSchema, advice: Advice,
@@ -170,36 +275,8 @@ def read_values(table: TextTable, schema: pa.DataFrameSchema, advice: Advice,
     ``recode`` maps a column's text to the text of our values ("F" -> "true"); a column with a
     recode accepts only the values it lists.
     """
-    values, failures = {}, []
-    failing = np.zeros(len(table.frame), dtype=bool)
-    for name, column in schema.columns.items():
-        if name not in table.frame:
-            continue
-        kind = schemas.value_kind(column)
-        text = table.frame[name].astype(str)
-        unmapped = np.zeros(len(text), dtype=bool)
-        if name in (recode or {}):
-            text, unmapped, unmapped_failures = _recoded(table, name, recode[name], advice)
-            failures += unmapped_failures
-            failing |= unmapped
-        empty = (text.str.strip() == "").to_numpy() & ~unmapped
-        parsed = KINDS[kind].parse(text if kind == "text" else text.str.strip())
-        parsed = parsed.where(~empty) if kind != "text" else parsed.where(~empty, None)
-        unreadable = ~empty & ~unmapped & parsed.isna().to_numpy()
-        expected = schemas.allowed_values(column)
-        if empty.any() and not column.nullable:
-            failures.append(table.failure(
-                "cell", "empty cell", expected, column=name,
-                positions=np.flatnonzero(empty), found="an empty cell",
-                action=advice.empty(name, kind)))
-            failing |= empty
-        if unreadable.any():
-            failures += _distinct_value_failures(
-                table, name, unreadable, f"not {KIND_NAMES[kind]}", expected,
-                lambda found, name=name, kind=kind: advice.unreadable(name, kind, found))
-            failing |= unreadable
-        values[name] = parsed
-    return pd.DataFrame(values, index=table.frame.index), failing, failures
+    values, failing, findings = read_cells(table, schema, recode)
+    return values, failing, findings.failures(schema, recode, advice, table.files, table.name)
 
 
 def failed_check_label(check: pa.Check) -> str:
@@ -264,32 +341,32 @@ def check_cells(table: TextTable, values: pd.DataFrame, schema: pa.DataFrameSche
         words = schemas.check_words(check)
         action = next((todo for start, todo in schemas.ACTIONS.items()
                        if str(check.error).startswith(start)), advice.cell)
-        failures += [table.failure(
+        failures += [failure for position in positions for failure in table.failures(
             "cell", failed_check_label(check),
             schemas.allowed_values(column) if built_in else words, column=name,
             positions=[position], found=_cell_text(table, values, name, position),
-            action=action) for position in positions]
+            action=action)]
     return failing, failures
 
 
 def _duplicate_failures(table: TextTable, values: pd.DataFrame, name: str,
                         positions: np.ndarray) -> list[InputFailure]:
     repeated = values[name].iloc[positions]
-    return [table.failure(
-        "cell", "repeated value", f"each {name} on one row only", column=name,
-        positions=group.index.to_numpy(), found=f"{quoted(value)} on {len(group)} rows",
-        action="Keep one of these rows, or give each its own value.")
-        for value, group in repeated.groupby(repeated, sort=False)]
+    return [failure for value, group in repeated.groupby(repeated, sort=False)
+            for failure in table.failures(
+                "cell", "repeated value", f"each {name} on one row only", column=name,
+                positions=group.index.to_numpy(), found=f"{quoted(value)} on {len(group)} rows",
+                action="Keep one of these rows, or give each its own value.")]
 
 
-def _typed(values: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+def typed(values: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
     """Values in the schema's own types (for rows without empty or unreadable cells)."""
-    typed = values[[name for name in schema.columns if name in values]].copy()
-    for name in typed.columns:
+    converted = values[[name for name in schema.columns if name in values]].copy()
+    for name in converted.columns:
         column = schema.columns[name]
         if schemas.value_kind(column) in ("integer", "number", "yes/no"):
-            typed[name] = typed[name].astype(column.dtype.type)
-    return typed
+            converted[name] = converted[name].astype(column.dtype.type)
+    return converted
 
 
 def _found_in_row(table: TextTable, values: pd.DataFrame, position: int,
@@ -309,10 +386,10 @@ def check_rules(table: TextTable, values: pd.DataFrame, schema: pa.DataFrameSche
     """Pass 3: the schema's rules over several cells and its compound keys, on clean rows."""
     if not clean.any() or any(name not in values for name in schema.columns):
         return []
-    typed = _typed(values[clean], schema)
-    failures = _compound_key_failures(table, values, typed, schema)
+    clean_rows = typed(values[clean], schema)
+    failures = _compound_key_failures(table, values, clean_rows, schema)
     checks = [check for check in schema.checks if clean.all() or not _about_whole_table(check)]
-    cases = _failure_cases(pa.DataFrameSchema(checks=checks), typed)
+    cases = _failure_cases(pa.DataFrameSchema(checks=checks), clean_rows)
     if cases is None:
         return failures
     for error, group in cases.groupby("check", sort=False):
@@ -320,29 +397,37 @@ def check_rules(table: TextTable, values: pd.DataFrame, schema: pa.DataFrameSche
         column = rule.columns[0] if rule.columns else ""
         positions = sorted(group["index"].dropna().astype(int).unique())
         if not positions:  # a rule about the whole table
-            failures.append(table.failure(
+            failures += table.failures(
                 "table", error, error, column=column, action=rule.action,
-                found=rule.describe(typed) if rule.describe else ""))
-        failures += [table.failure(
-            rule.spans, error, error, column=column, positions=[position], action=rule.action,
-            found=_found_in_row(table, values, position, rule.columns))
-            for position in positions]
+                found=rule.describe(clean_rows) if rule.describe else "")
+        failures += rule_failures(table, values, error, positions)
     return failures
 
 
-def _compound_key_failures(table: TextTable, values: pd.DataFrame, typed: pd.DataFrame,
+def rule_failures(table: TextTable, values: pd.DataFrame, error: str,
+                  positions) -> list[InputFailure]:
+    """One failure per row of a rule over several cells (of :data:`schemas.RULES`), naming the
+    cells it reads."""
+    rule = schemas.RULES.get(error, schemas.Rule(error, (), "table"))
+    column = rule.columns[0] if rule.columns else ""
+    return [failure for position in positions for failure in table.failures(
+        rule.spans, error, error, column=column, positions=[position], action=rule.action,
+        found=_found_in_row(table, values, position, rule.columns))]
+
+
+def _compound_key_failures(table: TextTable, values: pd.DataFrame, clean_rows: pd.DataFrame,
                            schema: pa.DataFrameSchema) -> list[InputFailure]:
     key = list(schema.unique or [])
     if not key:
         return []
-    repeated = typed[typed.duplicated(key, keep=False)]
+    repeated = clean_rows[clean_rows.duplicated(key, keep=False)]
     rule = f"one row per {' and '.join(key)}"
-    return [table.failure(
-        "table", rule, rule, column=key[0], positions=group.index.to_numpy(),
-        found=f"{len(group)} rows with " + _found_in_row(table, values, group.index[0],
-                                                         tuple(key)),
-        action="Keep one of these rows, or correct the others' keys.")
-        for _, group in repeated.groupby(key, sort=False)]
+    return [failure for _, group in repeated.groupby(key, sort=False)
+            for failure in table.failures(
+                "table", rule, rule, column=key[0], positions=group.index.to_numpy(),
+                found=f"{len(group)} rows with " + _found_in_row(table, values, group.index[0],
+                                                                 tuple(key)),
+                action="Keep one of these rows, or correct the others' keys.")]
 
 
 def validate_table(table: TextTable, schema: pa.DataFrameSchema, what: str,
@@ -362,9 +447,9 @@ def validate_table(table: TextTable, schema: pa.DataFrameSchema, what: str,
     if failures:
         return values, failures
     try:
-        return schema.validate(_typed(values, schema), lazy=True), []
+        return schema.validate(typed(values, schema), lazy=True), []
     except pa.errors.SchemaErrors as error:  # a check the passes above do not translate
-        return values, [table.failure("table", str(case.check), str(case.check),
-                                      column=str(case.column or ""),
-                                      found=quoted(case.failure_case))
-                        for case in error.failure_cases.itertuples()]
+        return values, [failure for case in error.failure_cases.itertuples()
+                        for failure in table.failures("table", str(case.check), str(case.check),
+                                                      column=str(case.column or ""),
+                                                      found=quoted(case.failure_case))]

@@ -201,7 +201,7 @@ def wald_equal_effects(estimates: np.ndarray, cov: np.ndarray,
     return wald, f_stat, float(stats.f.sf(f_stat, k - 1, n_clusters - 1))
 
 
-def _method(k, n_clusters, excluded) -> str:
+def test_method_words(k, n_clusters, excluded) -> str:
     if n_clusters is None:
         text = f"Wald test of equal effects across {k} groups, chi-square({k - 1}), unclustered"
     else:
@@ -213,7 +213,7 @@ def _method(k, n_clusters, excluded) -> str:
     return text
 
 
-def _not_tested(labels, excluded, reason, n_clusters=None) -> EqualityTest:
+def not_tested(labels, excluded, reason, n_clusters=None) -> EqualityTest:
     return EqualityTest(np.nan, np.nan, max(len(labels) - 1, 0), None, np.nan, n_clusters,
                         tuple(labels), tuple(excluded), f"not computed: {reason}")
 
@@ -222,19 +222,19 @@ def equality_test(fits: dict, excluded=()) -> tuple[EqualityTest, pd.DataFrame]:
     """The :class:`EqualityTest` of the estimated groups and their covariance matrix."""
     labels = list(fits)
     if len(labels) < 2:
-        return (_not_tested(labels, excluded, "fewer than two groups could be estimated"),
+        return (not_tested(labels, excluded, "fewer than two groups could be estimated"),
                 pd.DataFrame())
     cov, g = group_covariance(fits)
     if g is not None and g - 1 < len(labels) - 1:
-        return _not_tested(labels, excluded, f"only {g} clusters for {len(labels)} groups",
+        return not_tested(labels, excluded, f"only {g} clusters for {len(labels)} groups",
                            g), cov
     estimates = np.array([fits[label][0].estimate for label in labels], float)
     try:
         wald, f_stat, p_value = wald_equal_effects(estimates, cov.to_numpy(), g)
     except np.linalg.LinAlgError:
-        return _not_tested(labels, excluded, "singular covariance of the differences", g), cov
+        return not_tested(labels, excluded, "singular covariance of the differences", g), cov
     test = EqualityTest(f_stat, wald, len(labels) - 1, g - 1 if g else None, p_value, g,
-                        tuple(labels), tuple(excluded), _method(len(labels), g, excluded))
+                        tuple(labels), tuple(excluded), test_method_words(len(labels), g, excluded))
     return test, cov
 
 

@@ -42,6 +42,9 @@ from analysis.data.ledger import NATIONAL, find_figure
 from analysis.estimators.inference import Clusters, inference, influence_std_error
 
 PERSON, YEAR, COUNTY, PROVINCE = "person_id", "year", "county_id", "province_code"
+COLUMNS_READ = (PERSON, YEAR, COUNTY, PROVINCE, "months_worked", "worked_outside_county",
+                "worked_outside_province", "first_trained_year")
+"""Every panel column an indicator reads (a test checks that these suffice)."""
 MEASURE_COLUMNS = ["indicator", "year", "value", "std_error", "ci_low", "ci_high", "unit",
                    "n_persons", "n_clusters"]
 TARGET_COLUMNS = ["target_figure_id", "target_value", "target_qualifier", "target_period",

@@ -14,7 +14,24 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
-from analysis.estimators import effects, staggered
+
+
+class _ImportedOnUse:
+    """A module imported on first use: the registry's names are needed to check a spec or a
+    plan (a build with nothing to run), its estimators only to estimate, and importing them
+    means importing statsmodels."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+effects = _ImportedOnUse("analysis.estimators.effects")
+staggered = _ImportedOnUse("analysis.estimators.staggered")
 
 WILD_REPS = 499
 

@@ -28,7 +28,7 @@ import signal
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,7 +44,7 @@ from analysis.fleet.plan import (  # noqa: F401 (UnknownUnitError: part of this 
     PLAN_CSV, PLAN_FILE, Unit, UnknownUnitError, expand, read_plan, select, spec_of,
 )
 from analysis import config
-from analysis.reports import glossary, index_page, matrix, replication, site, sources_page, tables
+from analysis.reports import site
 
 
 # The build's own temporary folder (multiprocessing's, below): named ``analysis-build.<pid>@...``.
@@ -130,6 +130,8 @@ def is_simulated(manifest: dict) -> bool:
 
 def key_of(unit: Unit, paths: BuildPaths) -> cache.KeyParts:
     extra = [config.PROJECT_ROOT / path for path in unit.extra_inputs]
+    # A national unit combines its provinces' results: they are its inputs.
+    extra += [paths.results_dir / f"{dependency}.json" for dependency in unit.depends_on]
     # A unit reads its scope's partitions: every analysis of Yunnan reads panel/53.parquet.
     return cache.unit_key(paths.notebooks_dir / unit.notebook, unit.parameters,
                           unit.scope or unit.unit_id, paths.processed_dir, extra)
@@ -154,14 +156,19 @@ def write_cache_record(unit: Unit, parts: cache.KeyParts, outcome: UnitOutcome,
 # Executing one unit (runs in a worker process, local or on a Dask worker)
 
 
-def _kernel_config(ipc_dir: Path):
-    """Kernel connection over IPC sockets in a private folder: no TCP ports to collide."""
+def _kernel_config(kernel_dir: Path):
+    """The cold path's kernel connection, with its files in the private folder ``kernel_dir``:
+    IPC sockets, or (portable mode) TCP on 127.0.0.1 with ports the kernel binds itself. Either
+    way kernels started together cannot collide (:mod:`analysis.fleet.platform`)."""
     from traitlets.config import Config
 
+    from analysis.fleet import platform as fleet_platform
+
     kernel_config = Config()
-    kernel_config.KernelManager.transport = "ipc"
-    kernel_config.KernelManager.ip = str(ipc_dir / "kernel")
-    kernel_config.KernelManager.connection_file = str(ipc_dir / "connection.json")
+    for name, value in fleet_platform.kernel_settings(kernel_dir).items():
+        kernel_config.KernelManager[name] = value
+    kernel_config.NotebookClient.kernel_manager_class = fleet_platform.kernel_manager_class(
+        asynchronous=True)
     return kernel_config
 
 
@@ -176,10 +183,10 @@ def _execute_notebook(unit: Unit, paths: BuildPaths, output: Path, parameters: d
     import papermill
 
     with temporary_directory(Path(tempfile.gettempdir()), kernels.KERNEL_DIR_STEM,
-                             private=True) as sockets:
+                             private=True) as kernel_dir:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
                                    cwd=str(paths.notebooks_dir), progress_bar=False,
-                                   kernel_name="python3", config=_kernel_config(sockets))
+                                   kernel_name="python3", config=_kernel_config(kernel_dir))
 
 
 def execute_unit(unit: Unit, paths: BuildPaths, warm: bool = True) -> UnitOutcome:
@@ -200,6 +207,8 @@ def execute_unit(unit: Unit, paths: BuildPaths, warm: bool = True) -> UnitOutcom
         partial_results = scratch / results.name
         parameters = {**unit.parameters, "processed_dir": str(paths.processed_dir),
                       "results_path": str(partial_results)}
+        if unit.depends_on:  # the national notebook reads its provinces' results
+            parameters["province_results_dir"] = str(paths.results_dir)
         status, error = "ok", ""
         try:
             _execute_notebook(unit, paths, partial_notebook, parameters, warm)
@@ -238,7 +247,10 @@ def finish_notebook(notebook_path: Path, unit: Unit, status: str,
     import nbformat
     from papermill.translators import PythonTranslator
 
+    from analysis.fleet.kernels import renumber_cells
+
     notebook = nbformat.read(notebook_path, as_version=4)
+    renumber_cells(notebook)  # as a fresh kernel would: a warm kernel's counts ran on
     notebook.metadata["analysis"] = {"unit": unit.unit_id, "title": unit.title,
                                      "parameters": unit.parameters, "status": status}
     renamed = {str(scratch): str(final) for scratch, final in moved.items()}
@@ -332,6 +344,85 @@ def remove_leftovers(paths: BuildPaths) -> list[Path]:
 # Running many units
 
 
+class Schedule:
+    """The units a build runs, released in dependency order.
+
+    A unit without dependencies in this build is keyed at once and runs when stale. A unit with
+    dependencies (the national unit of an analysis needs its provinces' results) is keyed only
+    once all of them have finished, run or found up to date, because their results are part of
+    its key; it then runs if stale. A failed dependency still releases it: the national page
+    says which provinces it could not combine.
+    """
+
+    def __init__(self, units: list[Unit], paths: BuildPaths, force: bool = False):
+        self.paths, self.force = paths, force
+        chosen = {unit.unit_id for unit in units}
+        self.waiting_for = {unit.unit_id: {d for d in unit.depends_on if d in chosen}
+                            for unit in units}
+        self.units = {unit.unit_id: unit for unit in units}
+        self.keys: dict[str, cache.KeyParts] = {}
+        self.settled: set[str] = set()
+        self.released: set[str] = set()
+        self.to_run: list[Unit] = []
+        self.started = 0
+        self._release()
+
+    def _release(self) -> None:
+        progressed = True
+        while progressed:
+            progressed = False
+            for unit_id, unit in self.units.items():
+                if unit_id in self.released or self.waiting_for[unit_id] - self.settled:
+                    continue
+                self.released.add(unit_id)
+                self.keys[unit_id] = key_of(unit, self.paths)
+                if self.force or not is_up_to_date(unit, self.keys[unit_id], self.paths):
+                    self.to_run.append(unit)
+                else:
+                    self.settled.add(unit_id)
+                    progressed = True
+
+    def ready(self) -> list[Unit]:
+        """Units released since the last call, to be run now: the longest first (by their last
+        run's time, main pages first when there is none), so that no worker is left with a long
+        unit at the end while the others wait."""
+        ready = sorted(self.to_run, key=self._expected_seconds, reverse=True)
+        self.to_run = []
+        self.started += len(ready)
+        return ready
+
+    def finished(self, unit_id: str) -> None:
+        self.settled.add(unit_id)
+        self._release()
+
+    def _expected_seconds(self, unit: Unit) -> float:
+        record = cache.read_record(self.paths.cache_dir, unit.unit_id) or {}
+        # Main pages (who gains, targets) cost about twice an analysis page.
+        return float(record.get("seconds") or (2.0 if unit.overview else 1.0))
+
+    def expected_runs(self) -> int:
+        """Units run or to run, as far as known now (a waiting dependent counts as one)."""
+        return self.started + len(self.to_run) + len(self.units) - len(self.released)
+
+
+def _run_schedule(schedule: Schedule, submit, wait_first, on_done) -> None:
+    """Submit each released unit, hand each finished one to ``on_done``, release dependents."""
+    running: dict = {}
+
+    def submit_ready() -> None:
+        for unit in schedule.ready():
+            running[submit(unit)] = unit
+
+    submit_ready()
+    while running:
+        done = wait_first(list(running))
+        finished = {future: running.pop(future) for future in done}
+        _deliver(finished, finished, on_done)
+        for unit in finished.values():
+            schedule.finished(unit.unit_id)
+        submit_ready()
+
+
 def _deliver(futures: dict, completed, on_done) -> None:
     """Hand each finished unit's outcome to ``on_done`` in the order units finish.
 
@@ -376,17 +467,23 @@ def _name_multiprocessing_folder_for_this_process() -> None:
     util.Finalize(None, shutil.rmtree, args=(owned, True), exitpriority=-200)
 
 
-def run_units_locally(units: list[Unit], paths: BuildPaths, workers: int, on_done) -> None:
-    # "forkserver": workers start from a clean process. A forked copy of a parent that already
-    # holds ZeroMQ sockets (a parent that ran a kernel itself) can deadlock.
+def run_units_locally(schedule: Schedule, paths: BuildPaths, workers: int, on_done) -> None:
+    # Workers start from a clean process, never a fork: a forked copy of a parent that already
+    # holds ZeroMQ sockets (a parent that ran a kernel itself) can deadlock. "forkserver" where
+    # there is one, "spawn" on Windows (analysis.fleet.platform).
     _name_multiprocessing_folder_for_this_process()
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["analysis.fleet.build", "analysis.fleet.kernels", "papermill", "nbconvert"])
+    from analysis.fleet import platform as fleet_platform
+
+    context = fleet_platform.process_context()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=_start_worker)
-    futures = {pool.submit(execute_unit, unit, paths): unit for unit in units}
+
+    def wait_first(futures):
+        return wait(futures, return_when=FIRST_COMPLETED).done
+
     try:
-        _deliver(futures, as_completed(futures), on_done)
+        _run_schedule(schedule, lambda unit: pool.submit(execute_unit, unit, paths), wait_first,
+                      on_done)
     except KeyboardInterrupt:
         workers_running = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
@@ -399,40 +496,53 @@ def run_units_locally(units: list[Unit], paths: BuildPaths, workers: int, on_don
     pool.shutdown(wait=True)
 
 
-def run_units_on_cluster(units: list[Unit], paths: BuildPaths, scheduler: str, on_done) -> None:
+def run_units_on_cluster(schedule: Schedule, paths: BuildPaths, scheduler: str,
+                         on_done) -> None:
     """Run units on an existing Dask cluster; workers need this environment and shared paths."""
-    from distributed import Client, as_completed as completed_on_cluster
+    from distributed import Client
+    from distributed import wait as wait_on_cluster
 
     with Client(scheduler) as client:
-        futures = {client.submit(execute_unit, unit, paths, pure=False,
-                                 key=f"report-unit-{unit.unit_id}-{time.time_ns()}"): unit
-                   for unit in units}
+        submitted = []
+
+        def submit(unit: Unit):
+            future = client.submit(execute_unit, unit, paths, pure=False,
+                                   key=f"report-unit-{unit.unit_id}-{time.time_ns()}")
+            submitted.append(future)
+            return future
+
+        def wait_first(futures):
+            return wait_on_cluster(futures, return_when="FIRST_COMPLETED").done
+
         try:
-            _deliver(futures, completed_on_cluster(list(futures)), on_done)
+            _run_schedule(schedule, submit, wait_first, on_done)
         except KeyboardInterrupt:
-            client.cancel(list(futures))
+            client.cancel(submitted)
             raise
 
 
-def run_units(units: list[Unit], keys: dict[str, cache.KeyParts], paths: BuildPaths,
-              workers: int, scheduler: str | None = None) -> dict[str, UnitOutcome]:
-    """Execute units with a progress bar; record each finished unit in the cache at once."""
+def run_units(schedule: Schedule, paths: BuildPaths, workers: int,
+              scheduler: str | None = None) -> dict[str, UnitOutcome]:
+    """Execute the schedule's stale units with a progress bar; record each finished unit in the
+    cache at once."""
     outcomes: dict[str, UnitOutcome] = {}
-    if not units:
+    if not schedule.expected_runs():
         return outcomes
-    with tqdm(total=len(units), desc="reports", unit="unit") as progress:
+    with tqdm(total=schedule.expected_runs(), desc="reports", unit="unit") as progress:
         def on_done(unit: Unit, outcome: UnitOutcome) -> None:
             outcomes[unit.unit_id] = outcome
-            write_cache_record(unit, keys[unit.unit_id], outcome, paths)
+            write_cache_record(unit, schedule.keys[unit.unit_id], outcome, paths)
             _report_progress(progress, outcome)
 
         try:
             if scheduler:
-                run_units_on_cluster(units, paths, scheduler, on_done)
+                run_units_on_cluster(schedule, paths, scheduler, on_done)
             else:
-                run_units_locally(units, paths, workers, on_done)
+                run_units_locally(schedule, paths, workers, on_done)
         except KeyboardInterrupt as interrupt:
-            raise BuildInterrupted(len(outcomes), len(units)) from interrupt
+            raise BuildInterrupted(len(outcomes), schedule.expected_runs()) from interrupt
+        progress.total = len(outcomes)  # dependents found up to date did not run
+        progress.refresh()
     return outcomes
 
 
@@ -449,9 +559,10 @@ def _previous_outcome(unit: Unit, paths: BuildPaths) -> UnitOutcome:
                        record.get("error", ""), cached=True)
 
 
-def _analysis_results(units: list[Unit], known: dict[str, UnitOutcome],
-                      paths: BuildPaths) -> list[matrix.UnitResult]:
+def _analysis_results(units: list[Unit], known: dict[str, UnitOutcome], paths: BuildPaths):
     """What each analysis unit recorded (headline and spec), for the matrices."""
+    from analysis.reports import matrix
+
     results = []
     for unit in units:
         if not unit.scope:
@@ -469,6 +580,8 @@ def render_site_pages(units: list[Unit], outcomes: dict[str, UnitOutcome],
                       paths: BuildPaths) -> None:
     """The shared assets, the index, sources and glossary pages (unit pages are rendered by
     their workers)."""
+    from analysis.reports import glossary, index_page, matrix, sources_page, tables
+
     manifest = load_manifest(paths.processed_dir)
     provenance = site.provenance_html(site.git_commit(), manifest.get("inputs", {}), {})
     site.write_assets(paths.site_dir)
@@ -500,6 +613,10 @@ def render_site_pages(units: list[Unit], outcomes: dict[str, UnitOutcome],
     site.render_page(paths.site_dir / "glossary.html", "Glossary", glossary.glossary_body())
 
 
+def replication_outputs(paths: BuildPaths) -> list[Path]:
+    return [paths.reports_dir / "REPLICATION.md", paths.site_dir / "replication.html"]
+
+
 def summary_table(outcomes: dict[str, UnitOutcome]) -> pd.DataFrame:
     rows = [asdict(outcome) for outcome in outcomes.values()]
     table = pd.DataFrame(rows, columns=["unit_id", "status", "seconds", "cached", "error"])
@@ -512,7 +629,9 @@ def default_workers() -> int:
     the worker waits, the worker renders while the kernel idles), so one extra keeps the cores
     busy. Measured on 2 cores: the cold build of the default plan took 157 s with 2 workers and
     about 10% less with 3."""
-    return (os.cpu_count() or 1) + 1
+    workers = (os.cpu_count() or 1) + 1
+    # Windows' process pools wait on at most 61 process handles.
+    return min(workers, 61) if os.name == "nt" else workers
 
 
 def build(only: list[str] | None = None, workers: int | None = None,
@@ -527,15 +646,17 @@ def build(only: list[str] | None = None, workers: int | None = None,
     remove_leftovers(paths)
     planned = plan_units(paths.processed_dir, plan_path=paths.plan_path)
     chosen = plan_units(paths.processed_dir, only, paths.plan_path, variants, exact)
-    keys = {unit.unit_id: key_of(unit, paths) for unit in chosen}
-    stale = [unit for unit in chosen
-             if force or not is_up_to_date(unit, keys[unit.unit_id], paths)]
-    outcomes = run_units(stale, keys, paths, workers or default_workers(), scheduler)
+    schedule = Schedule(chosen, paths, force)
+    outcomes = run_units(schedule, paths, workers or default_workers(), scheduler)
     cached = {unit.unit_id: _previous_outcome(unit, paths) for unit in chosen
               if unit.unit_id not in outcomes}
     site_pages = [paths.site_dir / name for name in (
         "index.html", "sources.html", "glossary.html", "assets/site.css", "assets/site.js")]
     if outcomes or not all(page.exists() for page in site_pages):
         render_site_pages(planned, outcomes, paths)
-    replication.write_replication(paths, planned)  # reports/REPLICATION.md, every build
+    if outcomes or not all(path.exists() for path in replication_outputs(paths)):
+        # A build that ran nothing leaves the replication package as the last one wrote it.
+        from analysis.reports import replication
+
+        replication.write_replication(paths, planned)
     return summary_table({**cached, **outcomes})

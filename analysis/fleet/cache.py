@@ -39,11 +39,25 @@ def unit_inputs(scope: str, processed_dir: Path) -> list[Path]:
     partitioned by province (``panel/53.parquet``): the national unit reads every partition, a
     province unit only its own.
     """
-    shared = [path for path in processed_dir.glob("*.parquet")]
-    partitions = [path for path in processed_dir.glob("*/*.parquet")]
+    shared, partitions = _processed_files(Path(processed_dir))
     if scope != config.NATIONAL_UNIT:
         partitions = [path for path in partitions if path.stem == scope]
     return sorted(shared + partitions)
+
+
+def _processed_files(processed_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The top-level tables and the partitions, listed once per state of the folders (a file
+    added or removed changes its folder's modification time)."""
+    folders = [processed_dir, *sorted(p for p in processed_dir.iterdir() if p.is_dir())]
+    state = tuple((str(folder), folder.stat().st_mtime_ns) for folder in folders)
+    if state not in _LISTINGS:
+        _LISTINGS.clear()
+        _LISTINGS[state] = (sorted(processed_dir.glob("*.parquet")),
+                            sorted(processed_dir.glob("*/*.parquet")))
+    return _LISTINGS[state]
+
+
+_LISTINGS: dict[tuple, tuple] = {}
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Starting a kernel and importing pandas, statsmodels and seaborn costs seconds per notebook; a
 fleet of small notebooks spends most of its time there. A :class:`WarmKernel` starts one
-ipykernel over IPC sockets in a private folder (no TCP ports, so kernels started together cannot
-collide), imports the libraries the notebooks use, and then executes unit after unit through
+ipykernel over IPC sockets in a private folder (on Windows, TCP on 127.0.0.1 with ports the
+kernel binds itself: :mod:`analysis.fleet.platform`), so kernels started together cannot
+collide; it imports the libraries the notebooks use, and then executes unit after unit through
 papermill, clearing the user namespace before each one. The executed notebooks are ordinary
 papermill notebooks; execution counts are renumbered from 1 so they read exactly as a fresh
 kernel's would.
@@ -27,20 +28,38 @@ import time
 from pathlib import Path
 
 from analysis.files import make_temporary_directory, remove_abandoned
+from analysis.fleet import platform as fleet_platform
 
-# Imported once per kernel so that units do not pay for them; the list is what the notebooks use.
+# Every module of the `analysis` package a notebook may use (the fleet's and the command
+# line's are not): imported at warm-up, so a unit never meets a module the snapshot lacks.
+IMPORT_ANALYSIS_CODE = """
+import importlib as _importlib, pkgutil as _pkgutil, analysis as _analysis
+for _module in _pkgutil.walk_packages(_analysis.__path__, "analysis."):
+    if not _module.name.startswith(("analysis.fleet", "analysis.cli", "analysis.__main__")):
+        _importlib.import_module(_module.name)
+del _importlib, _pkgutil, _analysis, _module
+"""
+# Imported once per kernel so that units do not pay for them; the list is what the notebooks
+# use. The snapshot of the package's state (analysis.fleet.kernel_state) is kept under a name
+# of its own in sys.modules, so it survives the package being dropped.
 WARM_UP_CODE = """
 import matplotlib
 matplotlib.use("Agg")
 import numpy, pandas, scipy, statsmodels.api, seaborn, matplotlib.pyplot
 import pyarrow.parquet
-import analysis.reports.pages, analysis.reports.effect_sections
+""" + IMPORT_ANALYSIS_CODE + """
+import sys as _sys, analysis.fleet.kernel_state as _state
+_sys.modules["_analysis_kernel_state"] = _state
+_state.take()
+del _sys, _state
 """
 # Between units: forget the previous unit's variables, figures and any state it changed. The
-# third-party libraries stay imported (that is what makes the kernel warm), but every module of
-# the `analysis` package is dropped from sys.modules, so the next unit imports it afresh: a
-# notebook that mutates a module constant (`spec.DEFAULT_COVARIATES = ...`) cannot change the
-# next unit's numbers. pandas options and matplotlib settings go back to their defaults too.
+# third-party libraries stay imported (that is what makes the kernel warm). The `analysis`
+# package stays imported too unless the unit changed its state (a module constant rebound or
+# changed in place, `spec.DEFAULT_COVARIATES = ...`): then every module of the package is
+# dropped from sys.modules and imported afresh, so such a notebook cannot change the next
+# unit's numbers, while units that change nothing do not pay for re-importing the package.
+# pandas options and matplotlib settings go back to their defaults too.
 RESET_CODE = """
 import sys as _sys, warnings as _warnings
 _ip = get_ipython()
@@ -54,8 +73,9 @@ _ip.user_ns.update({"_": "", "__": "", "___": ""})
 # ("In [3]") do not depend on the units this kernel ran before (what %reset does).
 _ip.history_manager.reset(new_session=True)
 _ip.execution_count = 1
-for _stale in [_m for _m in _sys.modules if _m == "analysis" or _m.startswith("analysis.")]:
-    _sys.modules.pop(_stale)
+if _sys.modules["_analysis_kernel_state"].changed():
+    for _stale in [_m for _m in _sys.modules if _m == "analysis" or _m.startswith("analysis.")]:
+        _sys.modules.pop(_stale)
 import pandas as _pd, matplotlib as _mpl, matplotlib.pyplot as _plt
 _plt.close("all")
 with _warnings.catch_warnings():
@@ -63,11 +83,26 @@ with _warnings.catch_warnings():
     _pd.reset_option("all")
 _mpl.rcdefaults()
 _mpl.use("Agg")
-import analysis.reports.pages, analysis.reports.effect_sections
+""" + IMPORT_ANALYSIS_CODE + """
+_sys.modules["_analysis_kernel_state"].take()
 for _leftover in ("_sys", "_warnings", "_ip", "_name", "_stale", "_pd", "_mpl", "_plt"):
     globals().pop(_leftover, None)
 globals().pop("_leftover", None)
 """
+# The fleet runs one kernel per worker and more workers than cores; a numerical library that
+# also starts a thread per core makes the kernels' threads fight for the cores (measured: a
+# province unit took 6.2 s with two BLAS threads beside a busy neighbour, 1.5 s with one).
+SINGLE_THREADED = {name: "1" for name in (
+    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS")}
+
+
+def kernel_environment() -> dict[str, str]:
+    """The environment a warm kernel starts with: this process's, with numerical libraries
+    held to one thread each (the fleet's parallelism is its processes)."""
+    return {**os.environ, **SINGLE_THREADED}
+
+
 START_TIMEOUT_SECONDS = 120
 KERNEL_DIR_STEM = "analysis-kernel"
 
@@ -86,15 +121,20 @@ class WarmKernel:
     """
 
     def __init__(self, cwd: Path):
-        from jupyter_client import KernelManager
-
         self.cwd = Path(cwd)
         self._socket_dir = kernel_directory()
-        self.manager = KernelManager(kernel_name="python3", transport="ipc",
-                                     ip=str(self._socket_dir / "kernel"),
-                                     connection_file=str(self._socket_dir / "connection.json"))
+        # IPC sockets in the private folder, or (portable mode) TCP on 127.0.0.1 with ports the
+        # kernel binds itself; either way its connection file is in the private folder.
+        manager_class = fleet_platform.kernel_manager_class()
+        self.manager = manager_class(kernel_name="python3",
+                                     **fleet_platform.kernel_settings(self._socket_dir))
         _running.add(self)
-        self.manager.start_kernel(cwd=str(self.cwd))
+        try:
+            self.manager.start_kernel(cwd=str(self.cwd), env=kernel_environment())
+        except BaseException:
+            _running.discard(self)
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            raise
         self.units_run = 0
         self._closed = False
         self._run_quietly(WARM_UP_CODE)
@@ -140,14 +180,12 @@ class WarmKernel:
         if self.units_run:
             self._run_quietly(RESET_CODE)
         self.units_run += 1
-        try:
-            papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
-                                       cwd=str(self.cwd), progress_bar=False,
-                                       kernel_name="python3", km=self.manager,
-                                       request_save_on_cell_execute=False)
-        finally:
-            if output.exists():
-                renumber_execution_counts(output)
+        # Execution counts are renumbered from 1 by the caller, which rewrites the notebook
+        # anyway (analysis.fleet.build.finish_notebook): one read and write, not two.
+        papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                   cwd=str(self.cwd), progress_bar=False,
+                                   kernel_name="python3", km=self.manager,
+                                   request_save_on_cell_execute=False)
 
     def shutdown(self) -> None:
         if self._closed:
@@ -170,11 +208,8 @@ class WarmKernel:
         shutil.rmtree(self._socket_dir, ignore_errors=True)
 
 
-def renumber_execution_counts(path: Path) -> None:
-    """Number executed code cells 1, 2, ... as a fresh kernel would."""
-    import nbformat
-
-    notebook = nbformat.read(path, as_version=4)
+def renumber_cells(notebook) -> None:
+    """Number a notebook's executed code cells 1, 2, ... (in place)."""
     count = 0
     for cell in notebook.cells:
         if cell.cell_type != "code" or cell.get("execution_count") is None:
@@ -184,7 +219,6 @@ def renumber_execution_counts(path: Path) -> None:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "execute_result":
                 output["execution_count"] = count
-    nbformat.write(notebook, path)
 
 
 _local = threading.local()

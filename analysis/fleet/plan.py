@@ -15,7 +15,7 @@ other analysis is ``<scope>-<analysis>`` (``53-training_wage_income``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -44,30 +44,29 @@ class UnknownUnitError(ValueError):
     """Raised when ``--only`` names neither a unit, a scope nor an analysis of the plan."""
 
 
-class PlanSchema(pa.DataFrameModel):
-    """One named analysis per row."""
+def _known_population(value: str) -> bool:
+    return all(part.strip() in POPULATIONS for part in value.split("+"))
 
-    analysis: pa.typing.Series[str] = pa.Field(str_matches=r"^[a-z0-9][a-z0-9_]*$", unique=True)
-    program: pa.typing.Series[str] = pa.Field(isin=list(PROGRAMS))
-    outcome: pa.typing.Series[str] = pa.Field(isin=list(OUTCOMES))
-    population: pa.typing.Series[str]
-    covariates: pa.typing.Series[str]
-    headline_estimator: pa.typing.Series[str]
-    overview: pa.typing.Series[bool]
-    description: pa.typing.Series[str] = pa.Field(nullable=True)
 
-    class Config:
-        strict = True
-        coerce = True
-
-    @pa.dataframe_check(error="exactly one analysis must have overview = true")
-    def one_overview(cls, df: pd.DataFrame) -> bool:
-        return int(df["overview"].sum()) == 1
-
-    @pa.check("population", element_wise=True,
-              error=f"populations joined with '+' from: {', '.join(POPULATIONS)}")
-    def known_population(cls, value: str) -> bool:
-        return all(part.strip() in POPULATIONS for part in value.split("+"))
+# One named analysis per row. An object schema rather than a DataFrameModel: building a model's
+# schema makes pandera import every dataframe library it supports (dask costs a second), and
+# every build, even one with nothing to do, reads the plan.
+PLAN_SCHEMA = pa.DataFrameSchema(
+    {
+        "analysis": pa.Column(str, [pa.Check.str_matches(r"^[a-z0-9][a-z0-9_]*$")], unique=True),
+        "program": pa.Column(str, pa.Check.isin(list(PROGRAMS))),
+        "outcome": pa.Column(str, pa.Check.isin(list(OUTCOMES))),
+        "population": pa.Column(str, pa.Check(
+            _known_population, element_wise=True,
+            error=f"populations joined with '+' from: {', '.join(POPULATIONS)}")),
+        "covariates": pa.Column(str),
+        "headline_estimator": pa.Column(str),
+        "overview": pa.Column(bool),
+        "description": pa.Column(str, nullable=True),
+    },
+    checks=pa.Check(lambda df: int(df["overview"].sum()) == 1,
+                    error="exactly one analysis must have overview = true"),
+    strict=True, coerce=True, name="PlanSchema")
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def read_plan(path: Path = PLAN_CSV) -> list[PlannedAnalysis]:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     frame["overview"] = frame["overview"].str.strip().str.lower().map(
         {"true": True, "false": False, "yes": True, "no": False})
-    validated, failures = validate_lazily(PlanSchema.to_schema(), frame, str(path))
+    validated, failures = validate_lazily(PLAN_SCHEMA, frame, str(path))
     if not failures.empty:
         raise PlanError(f"{config.display_path(path)} fails validation:\n"
                         f"{failures.to_string(index=False)}", failures)
@@ -140,6 +139,8 @@ class Unit:
     scope: str = ""  # "national", a province code, or "" for site-wide pages
     analysis: str = ""  # the plan's analysis name, or "" for site-wide pages
     overview: bool = False
+    # Units whose results this one reads (the national unit of an analysis: its provinces').
+    depends_on: tuple[str, ...] = ()
 
 
 def spec_of(unit: Unit) -> AnalysisSpec:
@@ -190,7 +191,9 @@ def expand(plan: list[PlannedAnalysis], processed_dir: Path,
                            "data/raw/benchmarks/mpdta_did_printed.csv",
                            "benchmarks/results/monte_carlo_provinces.csv",
                            "benchmarks/results/monte_carlo_provinces.json")),
-        Unit("methods", "methods.ipynb", "Methods and the demonstration panel"),
+        Unit("methods", "methods.ipynb", "Methods and the demonstration panel",
+             extra_inputs=tuple(f"benchmarks/results/{name}" for name in (
+                 "fleet.json", "build_scale.json", "ingest.json"))),
     ]
     listed, with_data = scopes(processed_dir)
     for scope, title in listed:
@@ -200,7 +203,19 @@ def expand(plan: list[PlannedAnalysis], processed_dir: Path,
         for spec in variants:
             if scope in with_data:
                 units.append(_scope_unit(scope, title, spec, overview=False))
-    return units
+    return [_with_dependencies(unit, units, with_data) for unit in units]
+
+
+def _with_dependencies(unit: Unit, units: list[Unit], with_data: set[str]) -> Unit:
+    """A national unit depends on the same analysis in every province with panel rows, whose
+    results it combines."""
+    if unit.scope != config.NATIONAL_UNIT:
+        return unit
+    provinces = tuple(other.unit_id for other in units
+                      if other.scope not in ("", config.NATIONAL_UNIT)
+                      and other.analysis == unit.analysis and other.overview == unit.overview
+                      and other.scope in with_data)
+    return replace(unit, depends_on=provinces)
 
 
 def select(units: list[Unit], only: list[str] | None, exact: bool = False) -> list[Unit]:

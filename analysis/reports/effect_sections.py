@@ -26,13 +26,41 @@ SIMULATED_NOTE = ("These estimates use the simulated demonstration panel; the pl
 EFFECT_COLUMNS = ("estimate", "std_error", "ci_low", "ci_high", "true_effect")
 
 
-def load_panel(processed_dir, scope: str | None, table: str = "panel") -> pd.DataFrame | None:
+PROCESSED_DIR = config.PROCESSED_DIR
+RESULTS_DIR = config.REPORTS_DIR / "results"
+
+
+def load_panel(processed_dir, scope: str | None, table: str = "panel",
+               columns: list[str] | None = None) -> pd.DataFrame | None:
     """The processed panel of a province (or every province for None); None without microdata.
 
     ``table="projection"`` reads the simulated 2021-2025 extract that ingest writes beside a
-    simulated panel.
+    simulated panel; ``columns`` reads only those (the nation's whole panel need not fit).
     """
-    return microdata.read_partitions(Path(processed_dir or config.PROCESSED_DIR), table, scope)
+    folder = Path(processed_dir or config.PROCESSED_DIR)
+    if columns is None:
+        return microdata.read_partitions(folder, table, scope)
+    files = sorted((folder / table).glob(f"{scope}.parquet" if scope else "*.parquet"))
+    if not files:
+        return None
+    return pd.concat([pd.read_parquet(path, columns=columns) for path in files],
+                     ignore_index=True)
+
+
+def panel_is_simulated(processed_dir) -> bool:
+    """Whether ingest wrote the simulated demonstration panel (its manifest says so)."""
+    import json
+
+    manifest = Path(processed_dir or config.PROCESSED_DIR) / config.MANIFEST_NAME
+    return (json.loads(manifest.read_text()).get("panel", {}).get("origin") == "simulated"
+            if manifest.exists() else False)
+
+
+def indicator_columns() -> list[str]:
+    """The panel columns the published targets are measured from."""
+    from analysis.estimators import indicators
+
+    return list(indicators.COLUMNS_READ)
 
 
 def load_truth(processed_dir, scope: str | None) -> pd.DataFrame | None:
@@ -482,7 +510,7 @@ def provinces_in_words(report: UnitReport, spec: AnalysisSpec, estimated: pd.Dat
 def forest_title(spec: AnalysisSpec, pooled: pd.Series, estimated: pd.DataFrame,
                  simulated: bool) -> str:
     """The province chart's finding: the pooled effect and how many provinces show one."""
-    pooled_text = wording.finding_title(pooled, spec, "across all provinces pooled")
+    pooled_text = wording.finding_title(pooled, spec, "across the provinces")
     clear = int(((estimated["ci_low"] > 0) | (estimated["ci_high"] < 0)).sum())
     return (f"{pooled_text}; clear effect in {clear} of {len(estimated)} provinces"
             + wording.simulated_suffix(simulated))
@@ -526,7 +554,8 @@ def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province
             "effects_by_province_chart",
             f"{title}. The chart shows each province's estimate with its 95% confidence "
             f"interval, sorted from lowest to highest, in {spec.outcome_info.effect_unit}; the "
-            "shaded band is the pooled estimate's interval.", data=drawn)
+            "shaded band is the interval of the estimate combined over the provinces.",
+            data=drawn)
     table = shown.assign(province=shown["province_code"].map(names))
     decimals = spec.outcome_info.decimals
 
@@ -566,21 +595,161 @@ def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province
         display_table=display)
 
 
-def national_effects(report: UnitReport, results: pe.AnalysisResults | None,
-                     by_province: pd.DataFrame | None, names: dict[str, str],
+NATIONAL_WHERE = "Across the provinces"
+
+
+def national_estimand_sentence(report: UnitReport, combined) -> None:
+    """Which national estimand the page shows, and how far the provinces cover it."""
+    spec = combined.spec
+    headline = ESTIMATORS[spec.headline_estimator]
+    unit_words = ("treated person-years" if headline.estimand == "att_post"
+                  else "laborers treated by the last year")
+    covered = report.number("provinces_combined", len(combined.inputs), "count")
+    report.say(
+        f"**The national estimate combines the provinces' own estimates.** Each province "
+        f"compares its laborers who received {spec.program_info.noun} with those of the same "
+        f"province who did not; the national figure is the average of those effects weighted "
+        f"by each province's {unit_words}, so it is the average effect over every "
+        f"{unit_words.removesuffix('s')} of the {covered} provinces with person-year data, each "
+        "compared within its own province. Standard errors are clustered by county, and "
+        "counties nest within provinces, so the province estimates are independent and the "
+        "variance of the weighted average is the weighted sum of their variances; the weights "
+        "are the registry's own counts and are held fixed. The province pages and this page "
+        "therefore agree by construction.")
+    if combined.missing:
+        names = ", ".join(sorted(combined.missing))
+        report.say(f"Left out because their results were not available when this page was "
+                   f"built: {escape_markdown(names)}.")
+
+
+def national_effects(report: UnitReport, combined, names: dict[str, str],
                      simulated: bool) -> None:
-    """The pooled headline, the provinces' estimates, then every estimator pooled."""
-    if results is None or by_province is None:
+    """The combined headline, the provinces' own estimates, every estimator combined, and the
+    combined effects by years since first receipt."""
+    if combined is None:
         report.say("No person-year microdata are available, so no effects are estimated.")
         return
-    spec = results.spec
-    where = "Across all provinces pooled"
-    pooled = headline_section(report, spec, results.estimates, where, simulated)
+    spec = combined.spec
+    national_estimand_sentence(report, combined)
+    headline = headline_section(report, spec, combined.estimates, NATIONAL_WHERE, simulated)
     report.say("### Province by province")
-    national_effects_section(report, spec, by_province, pooled, names, simulated)
-    report.say("### Every estimator, all provinces pooled")
-    estimators_section(report, spec, results.estimates, where, simulated)
-    dynamics_and_balance_sections(report, results, where, simulated)
+    national_effects_section(report, spec, combined.by_province, headline, names, simulated)
+    report.say("### Every estimator, combined over the provinces")
+    estimators_section(report, spec, combined.estimates, NATIONAL_WHERE, simulated)
+    report.say("### Effects by years since first receipt")
+    checks = national_event_checks(combined)
+    if combined.events.empty:
+        report.say("Effects by years since first receipt could not be estimated in any "
+                   "province.")
+    else:
+        event_study_section(report, spec, combined.events, combined.true_events, checks,
+                            NATIONAL_WHERE, simulated)
+        if checks.pretest is not None:
+            from analysis.estimators import sensitivity
+
+            report.say(sensitivity.describe_pretrend_test(checks.pretest.p_value,
+                                                          checks.pretest.df))
+    report.say("Balance of covariates, overlap and the sensitivity of the estimates to "
+               "departures from parallel trends and to unobserved confounding are checked "
+               "province by province, where each comparison is made: see each province's "
+               "page.")
+
+
+def pooled_check_section(report: UnitReport, combined, processed_dir) -> None:
+    """The headline estimator once more on every province's laborers pooled, beside the
+    combination: a check, reading the whole panel (``pooled_check = True`` in the notebook)."""
+    spec = combined.spec
+    panel, truth = load_panel(processed_dir, None), load_truth(processed_dir, None)
+    report.say("### Check: the headline estimator on all provinces pooled")
+    if panel is None:
+        report.say("No person-year microdata are available, so there is nothing to pool.")
+        return
+    pooled = pe.with_truth(pe.estimate_effects(panel, spec, 0, [ESTIMATORS[spec.headline_estimator]]),
+                           truth, panel, spec).iloc[0]
+    combined_row = combined.headline
+    for name, row in (("pooled_check", pooled), ("combined", combined_row)):
+        report.number(f"{name}_estimate", wording.effect_value(row["estimate"], spec),
+                      spec.outcome_info.effect_unit)
+    report.say(
+        f"Estimated once on all provinces pooled, where laborers may be compared across "
+        f"provinces, the headline estimator gives "
+        f"{wording.effect_number(pooled['estimate'], spec)} (95% confidence interval "
+        f"{wording.effect_number(pooled['ci_low'], spec)} to "
+        f"{wording.effect_number(pooled['ci_high'], spec)}); combined from the provinces' own "
+        f"estimates it gives {wording.effect_number(combined_row['estimate'], spec)}. The two "
+        "average the same effects with the same weights only when trends and the effect of "
+        "covariates are alike across provinces; a large gap says comparisons across provinces "
+        "are doing work the within-province comparisons do not.")
+
+
+def national_event_checks(combined):
+    """The pre-trend test and simultaneous band of the combined Callaway-Sant'Anna event study
+    (reference year left out), on the combined covariance."""
+    from analysis.estimators import robustness as rb
+    from analysis.estimators import sensitivity
+    from analysis.estimators.exceptions import EffectsError
+    from analysis.estimators.pretrends import wald_pretest
+
+    covariance = combined.event_covariance.get(rb.HEADLINE_EVENT_STUDY)
+    none = rb.Robustness([], None, "no combined event study", "", None, "", None, None, "",
+                         None, "", "")
+    if covariance is None or covariance.empty:
+        return none
+    rows = combined.events[(combined.events["method"] == rb.HEADLINE_EVENT_STUDY)
+                           & ~combined.events["is_reference"].astype(bool)]
+    estimates = rows.set_index("event_time")["estimate"].reindex(covariance.index)
+    times = list(covariance.index)
+    pre = [t for t in times if t < -1]
+    pretest, band = None, None
+    try:
+        if pre:
+            pretest = wald_pretest(estimates.loc[pre].to_numpy(),
+                                   covariance.loc[pre, pre].to_numpy())
+        band = sensitivity.sup_t_band(estimates.to_numpy(), covariance.to_numpy())
+    except EffectsError:
+        pass
+    return rb.Robustness(times, pretest, "", "event-time coefficients", band, "", None, None,
+                         "", None, "", "")
+
+
+def national_who_gains(report: UnitReport, combined, simulated: bool) -> None:
+    """Effects by group combined over the provinces' main pages, with the test of equal
+    effects on the combined covariance."""
+    from analysis.estimators import national
+    from analysis.estimators.heterogeneity import DIMENSIONS
+
+    report.say("## Who gains")
+    by_dimension = {found["dimension"]: found for found in combined.groups}
+    if not by_dimension:
+        report.say("No province recorded effects by group, so they cannot be combined.")
+        return
+    spec = combined.spec
+    estimator = pe.group_estimator(spec)
+    report.say(f"Across the provinces: the effect of {spec.program_info.noun} on "
+               f"{spec.outcome_info.noun} for each group ({estimator.label}; groups by traits "
+               "in the first panel year), each province's group effect weighted by its treated "
+               "person-years in that group, and a test of whether the groups' effects are "
+               "equal on the combined covariance.")
+    found = []
+    for name, dimension in DIMENSIONS.items():
+        part = by_dimension.get(name)
+        if part is None:
+            continue
+        table = part["table"].assign(status=[
+            "estimated" if pd.notna(value) else "not estimable: no province could estimate it"
+            for value in part["table"]["estimate"]])
+        found.append((name, table, national.group_equality_test(part, dimension.labels)))
+    show_groups(report, spec, found, NATIONAL_WHERE, simulated)
+
+
+def record_for_national(report: UnitReport, results: pe.AnalysisResults | None,
+                        groups: list | None = None) -> None:
+    """Keep in the results what the national page combines: every estimate with its weight,
+    the event study with its covariance and, on main pages, the effects by group."""
+    from analysis.estimators import national
+
+    if results is not None:
+        report.attach(national.RESULTS_KEY, national.province_inputs(results, groups))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -607,15 +776,17 @@ def who_gains_title(spec: AnalysisSpec, where: str, differing: list[str],
 
 
 def who_gains_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFrame | None,
-                      where: str, seed: int = 0, simulated: bool = False) -> None:
-    """Effects by sex, age band, weak labor and schooling, each with a test of equal effects."""
+                      where: str, seed: int = 0, simulated: bool = False) -> list | None:
+    """Effects by sex, age band, weak labor and schooling, each with a test of equal effects;
+    returns each dimension's :class:`~analysis.estimators.heterogeneity.GroupEffects` (None
+    without a panel)."""
     from analysis.estimators.heterogeneity import DIMENSIONS
 
     report.say("## Who gains")
     if panel is None:
         report.say("No person-year microdata cover this scope, so effects by group cannot be "
                    "estimated.")
-        return
+        return None
     estimator = pe.group_estimator(spec)
     note = "" if estimator.name == spec.headline_estimator else (
         f" The headline estimator ({ESTIMATORS[spec.headline_estimator].label}) does not give "
@@ -625,14 +796,26 @@ def who_gains_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFram
                f"for each group ({estimator.label}; groups by traits in the first panel year), "
                "and a test of whether the groups' effects are equal. The test accounts for "
                f"groups sharing {spec.cluster_label} clusters.{note}")
+    results = [pe.effects_by_group(panel, spec, name, seed) for name in DIMENSIONS]
+    show_groups(report, spec, [(name, result.table, result.test)
+                               for name, result in zip(DIMENSIONS, results)], where, simulated)
+    return results
+
+
+def show_groups(report: UnitReport, spec: AnalysisSpec, found: list, where: str,
+                simulated: bool) -> None:
+    """The sentences, chart and table of effects by group: ``found`` holds one
+    ``(dimension name, table, EqualityTest)`` per dimension."""
+    from analysis.estimators.heterogeneity import DIMENSIONS
+
     tables, sentences, differing = [], [], []
-    for name, dimension in DIMENSIONS.items():
-        result = pe.effects_by_group(panel, spec, name, seed)
-        tables.append(result.table.assign(dimension=dimension.title))
-        sentences.append(_equality_sentence(dimension.title, result.test))
-        if pd.notna(result.test.p_value) and result.test.p_value < 0.05:
+    for name, table, test in found:
+        dimension = DIMENSIONS[name]
+        tables.append(table.assign(dimension=dimension.title))
+        sentences.append(_equality_sentence(dimension.title, test))
+        if pd.notna(test.p_value) and test.p_value < 0.05:
             differing.append(dimension.title)
-        report.number(f"equal_effects_p_{name}", result.test.p_value, "ratio")
+        report.number(f"equal_effects_p_{name}", test.p_value, "ratio")
     report.say("\n".join(sentences))
     groups = pd.concat(tables, ignore_index=True)
     estimated = groups[groups["status"] == "estimated"]

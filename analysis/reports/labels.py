@@ -127,6 +127,12 @@ COLUMN_LABELS: dict[str, str] = {
     "counties": "Counties",
     "how the uncertainty was computed": "How the uncertainty was computed",
     "years since first receipt": "Years since first receipt",
+    # -- measured speed and memory (methods page) ---------------------------------------------
+    "person-years": "Person-years",
+    "panel_rows": "Person-years",
+    "wall time (seconds)": "Wall time (seconds)",
+    "peak memory (GiB)": "Peak memory of every process, added up (GiB)",
+    "peak_rss_bytes": "Peak memory of every process, added up (bytes)",
     # -- balance and overlap -------------------------------------------------------------------
     "covariate": "Characteristic",
     "mean_treated": "Mean, received",

@@ -693,7 +693,8 @@ def methods_section(report: UnitReport, data_dir) -> None:
     report.say(
         "Each report page estimates the effect of one employment program (for example "
         "vocational skills training) on one outcome (for example stable employment) for the "
-        "registered poor laborers of one province, or of all provinces pooled. Programs are "
+        "registered poor laborers of one province, or of the nation (the provinces' own "
+        "estimates combined, weighted by their treated laborers). Programs are "
         "received year by year, so a laborer counts as treated from the first year of receipt "
         "on. Two kinds of estimate are shown, both averages over those who received the "
         "program (the ATT, average effect on the treated, rather than the ATE, the average "
@@ -738,6 +739,7 @@ def methods_section(report: UnitReport, data_dir) -> None:
                          value=parameters["value"].map(code_identifiers_html),
                          description=parameters["description"].map(code_identifiers_html))
                      .rename(columns={"description": "meaning"}))
+    performance_section(report)
     calibration = Path(data_dir or config.PROCESSED_DIR) / "calibration.parquet"
     if calibration.exists():
         table = pd.read_parquet(calibration)
@@ -745,6 +747,95 @@ def methods_section(report: UnitReport, data_dir) -> None:
                    "is calibrated to beside its simulated value.")
         with report.details("Technical details: calibration to the published figures"):
             _calibration_table(report, table)
+
+
+BENCHMARK_RESULTS = config.PROJECT_ROOT / "benchmarks" / "results"
+BENCHMARK_FILES = ("fleet.json", "build_scale.json", "ingest.json")
+"""The measurements the methods page shows (``make benchmark`` writes them)."""
+
+
+def _benchmark(name: str, folder: Path) -> dict | None:
+    path = Path(folder) / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def performance_section(report: UnitReport, folder: Path = BENCHMARK_RESULTS) -> None:
+    """How long the reports take to build and how much memory ingest needs, as last measured
+    by ``make benchmark`` on the machine named in each file."""
+    report.say("## How fast and how large\n\n"
+               "Measured by `make benchmark` on a shared machine; the numbers below are read "
+               "from `benchmarks/results/` and change when the benchmarks are run again.")
+    fleet, scale, ingest = (_benchmark(name, folder) for name in BENCHMARK_FILES)
+    if fleet:
+        _fleet_benchmark(report, fleet)
+    if scale:
+        _scale_benchmark(report, scale)
+    if ingest:
+        _ingest_benchmark(report, ingest)
+    if not (fleet or scale or ingest):
+        report.say("No benchmark has been run yet on this checkout.")
+
+
+def _fleet_benchmark(report: UnitReport, fleet: dict) -> None:
+    units, workers = len(fleet["units"]), fleet["workers"]
+    steps = pd.DataFrame([
+        ("one notebook at a time: papermill, then nbconvert", fleet["naive"]["seconds"]),
+        ("this project's build, from an empty cache", fleet["cold"]["seconds"]),
+        (f"the floor: each unit's own computation, over {min(workers, fleet['cores'])} "
+         "processes", fleet["floor"]),
+        ("rebuild after one province's data changed", fleet["change"]["seconds"]),
+        ("rebuild with nothing changed", fleet["noop"]["seconds"]),
+    ], columns=["label", "seconds"])
+    # Measurements of one machine, not results: shown as read, not recorded as published
+    # numbers (``verify`` would then depend on the machine).
+    speed_up = wording.plain_number(fleet["speed_up"], 1)
+    floor_ratio = wording.plain_number(fleet["floor_ratio"], 2)
+    title = (f"The build makes {units} report pages {speed_up} times faster than running each "
+             "notebook on its own")
+    report.say(f"**The report fleet** ({units} pages, {workers} worker processes): the build "
+               f"takes {floor_ratio} times the floor, which is what the notebooks' own "
+               "computation costs when spread over the processes; the rest is starting "
+               "kernels, papermill, nbconvert and writing files.")
+    report.figure(plots.timing_plot(steps, title), "fleet_benchmark_chart",
+                  f"{title}. The chart shows the wall time of each way of building the same "
+                  f"{units} pages, in seconds.", data=steps)
+
+
+def _scale_benchmark(report: UnitReport, scale: dict) -> None:
+    units = scale["unit_seconds"]
+    national = next(seconds for unit, seconds in units.items()
+                    if unit.startswith(config.NATIONAL_UNIT))
+    slowest = max(seconds for unit, seconds in units.items()
+                  if not unit.startswith(config.NATIONAL_UNIT))
+    persons = f"{scale['persons']:,}"
+    person_years = f"{scale['person_years']:,}"
+    build_seconds = wording.plain_number(scale["build_seconds"], 0)
+    report.say(f"**A registry-sized panel** ({persons} laborers, {person_years} person-years): "
+               f"the headline analysis of every province and of the nation builds in "
+               f"{build_seconds} seconds; the national page takes "
+               f"{wording.plain_number(national, 1)} seconds against "
+               f"{wording.plain_number(slowest, 1)} for the slowest province, because it "
+               "combines the provinces' results instead of estimating again.")
+
+
+def _ingest_benchmark(report: UnitReport, ingest: dict) -> None:
+    runs = pd.DataFrame(ingest["runs"])
+    gib = 1024 ** 3
+    report.say("**Ingest** reads, validates and writes the panel province by province (an "
+               "analyst's extract in chunks), so memory depends on the largest province, not on "
+               "the nation:")
+    report.table("ingest_benchmark", runs[["label", "kind", "persons", "panel_rows", "seconds",
+                                           "peak_rss_bytes"]],
+                  "Ingest by size: wall time and peak memory of every process involved, added up",
+                  display_table=pd.DataFrame({
+                      "what": runs["kind"].map({"simulated": "demonstration panel",
+                                                "analyst extract": "analyst's CSV extract"})
+                      .fillna(runs["kind"]),
+                      "laborers": runs["persons"].map(lambda n: f"{int(n):,}"),
+                      "person-years": runs["panel_rows"].map(lambda n: f"{int(n):,}"),
+                      "wall time (seconds)": runs["seconds"].map(lambda v: f"{v:,.1f}"),
+                      "peak memory (GiB)": runs["peak_rss_bytes"].map(
+                          lambda v: f"{v / gib:,.2f}")}))
 
 
 def _calibration_table(report: UnitReport, table: pd.DataFrame) -> None:

@@ -108,16 +108,31 @@ def working_away_plot(trajectory: pd.DataFrame, title: str) -> plt.Figure:
 
 def channel_plot(channels: pd.DataFrame, title: str) -> plt.Figure:
     """Horizontal bars of people reached by each employment channel (persons)."""
-    fig, ax = _figure(0.7 * len(channels) + 1.6)
-    shown = channels.assign(millions=channels["value"] / 1e6,
-                            label=channels["label"].map(lambda text: textwrap.fill(text, 26)))
-    sns.barplot(data=shown, y="label", x="millions", color=PALETTE["published"], ax=ax)
-    for container in ax.containers:
-        ax.bar_label(container, fmt="%.2f m", fontsize=MIN_FONT_SIZE, padding=3)
-    ax.set(xlabel="million persons", ylabel="")
-    ax.set_xlim(0, shown["millions"].max() * 1.25)  # room for the labels
-    _title(fig, title)
+    fig = _labelled_bars(channels.assign(millions=channels["value"] / 1e6), "millions",
+                         title, height=0.7 * len(channels) + 1.6, wrap=26, fmt="%.2f m",
+                         xlabel="million persons", color=PALETTE["published"])
     _source_note(fig, "Sources: figure ledger rows " + ", ".join(channels["figure_id"]))
+    return fig
+
+
+def timing_plot(timings: pd.DataFrame, title: str) -> plt.Figure:
+    """Horizontal bars of wall times (``label``, ``seconds``), labelled in seconds."""
+    return _labelled_bars(timings, "seconds", title, height=0.6 * len(timings) + 1.6, wrap=30,
+                          fmt="%.1f s", xlabel="seconds (wall time)", color=PALETTE["estimate"])
+
+
+def _labelled_bars(table: pd.DataFrame, value: str, title: str, *, height: float, wrap: int,
+                   fmt: str, xlabel: str, color: str) -> plt.Figure:
+    """Horizontal bars of ``value`` by ``label`` (wrapped at ``wrap`` characters), each bar
+    labelled with its value."""
+    fig, ax = _figure(height)
+    shown = table.assign(label=table["label"].map(lambda text: textwrap.fill(text, wrap)))
+    sns.barplot(data=shown, y="label", x=value, color=color, ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, fmt=fmt, fontsize=MIN_FONT_SIZE, padding=3)
+    ax.set(xlabel=xlabel, ylabel="")
+    ax.set_xlim(0, shown[value].max() * 1.25)  # room for the labels
+    _title(fig, title)
     return fig
 
 
@@ -207,7 +222,7 @@ def balance_plot(balance: pd.DataFrame, arms: str, title: str,
 
 def forest_plot(by_province: pd.DataFrame, pooled: pd.Series, names: dict[str, str],
                 xlabel: str, title: str, unit: str, decimals: int = 1) -> plt.Figure:
-    """Province estimates with 95% intervals and the pooled estimate."""
+    """Province estimates with 95% intervals and the estimate combined over them."""
     shown = by_province.sort_values("estimate").reset_index(drop=True)
     fig, ax = _figure(0.3 * len(shown) + 2.4)
     y = list(range(len(shown)))
@@ -219,7 +234,7 @@ def forest_plot(by_province: pd.DataFrame, pooled: pd.Series, names: dict[str, s
                    label="planted effect (simulation)")
     estimate = round(float(pooled["estimate"]), decimals) or 0.0
     ax.axvspan(pooled["ci_low"], pooled["ci_high"], color=PALETTE["pooled"], alpha=0.12,
-               label=f"all provinces pooled: {estimate:+,.{decimals}f} {unit} (95% CI)")
+               label=f"provinces combined: {estimate:+,.{decimals}f} {unit} (95% CI)")
     ax.axvline(pooled["estimate"], color=PALETTE["pooled"], linewidth=1)
     ax.axvline(0, color="#6b7280", linewidth=0.8)
     ax.set_yticks(y, [names.get(code, code) for code in shown["province_code"]])

@@ -123,6 +123,7 @@ class UnitReport:
         self.summary = ""
         self.spec: dict | None = None
         self.headline: dict | None = None
+        self.attached: dict[str, object] = {}
 
     def table(self, name: str, table: pd.DataFrame, caption: str = "",
               html_columns: tuple[str, ...] = (),
@@ -248,6 +249,11 @@ class UnitReport:
         else:
             display(Markdown(markdown_text))
 
+    def attach(self, name: str, payload: dict) -> None:
+        """Keep machine-readable data in the results JSON that the page does not show (what
+        the national page combines, for instance); ``payload`` must be JSON-ready."""
+        self.attached[name] = payload
+
     def set_summary(self, text: str) -> None:
         """The one-line summary shown for this unit on the index page."""
         self.summary = text
@@ -259,7 +265,7 @@ class UnitReport:
     def as_dict(self) -> dict:
         return {"unit": self.unit, "title": self.title, "summary": self.summary,
                 "parameters": self.parameters, "spec": self.spec, "headline": self.headline,
-                "numbers": self.numbers, "tables": self.tables}
+                "numbers": self.numbers, "tables": self.tables, **self.attached}
 
     def save(self, path: str | os.PathLike | None = None) -> None:
         """Write the results JSON atomically (nothing when neither ``path`` nor the constructor's

@@ -93,6 +93,12 @@ def build_date(root: Path = config.PROJECT_ROOT) -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).date().isoformat()
+    return _commit_date(Path(root))
+
+
+@lru_cache(maxsize=4)
+def _commit_date(root: Path) -> str:
+    # Once per process: a build's workers render many pages of one checkout.
     try:
         return subprocess.run(["git", "log", "-1", "--format=%cs"], cwd=root, capture_output=True,
                               text=True, check=True).stdout.strip() or "unknown date"
@@ -129,7 +135,13 @@ def page_html(title: str, body: str, *, current: str = "", simulated: bool = Fal
 
 
 def git_commit(root: Path = config.PROJECT_ROOT) -> str:
-    """The checkout's commit, marked ``+changes`` when the work tree differs from it."""
+    """The checkout's commit, marked ``+changes`` when the work tree differs from it (looked up
+    once per process: a build's workers render many pages of one checkout)."""
+    return _git_commit(Path(root))
+
+
+@lru_cache(maxsize=4)
+def _git_commit(root: Path) -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, check=True).stdout.strip()

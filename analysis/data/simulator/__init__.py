@@ -43,15 +43,17 @@ Population (illustrative)
 -------------------------
 * Households have 1, 2, 3 or 4 laborers, with probabilities 0.25, 0.40, 0.25 and 0.10.
   ``household_size`` adds Poisson(1.5) dependants and is capped at 12.
-* Provinces. A household's province is drawn with size weights:
+* Provinces. The persons are split over the provinces in proportion to size weights
+  (largest remainders):
   - 3 for the six largest poverty-task provinces (Henan, Hunan, Guangxi, Sichuan, Guizhou,
     Yunnan);
   - 2 for nine medium-sized ones;
   - 1 for the seven smallest.
 
   No ledger source gives these weights.
-* Counties. A province has 4 counties per unit of weight, and its households are spread
-  evenly over them. ``county_id = 10000 * province_code + k`` for ``k = 1, 2, ...``.
+* Counties. A province has 4 counties per unit of weight, and its persons are split evenly
+  over them; a county's persons form its households. ``county_id = 10000 * province_code + k``
+  for ``k = 1, 2, ...``.
 * ``age0 = 16 + floor((50 - T) * Beta(1.8, 1.5))``. Everyone ages one year per year, so ages
   stay within 16-64 over all simulated years. A longer simulation therefore has a narrower
   range of ages in any one year.
@@ -353,18 +355,28 @@ rate separately, so it is the least grounded number in the model.
 
 Implementation
 --------------
-``np.random.default_rng(seed)`` spawns independent streams for:
+The panel is simulated county by county (``layout.py``), so that memory holds one county, or a
+batch of neighbouring counties, at a time, whatever the size of the nation:
 
-* province draws;
-* persons;
-* take-up;
-* each year's shocks;
-* each year's employment services;
-* each later year's take-up.
-
-Province-level draws (effect multipliers, province and county effects) therefore do not
-depend on the number of persons. The code is vectorised over persons and loops only over
-years. Columns use compact dtypes; the pandera schema coerces them on validation.
+* Every random draw comes from the stream of its province or county: a
+  ``np.random.SeedSequence`` with the seed and the spawn key (province code, county number;
+  county 0 is the province's own stream). A county spawns independent streams for its
+  persons, its take-up draws, each year's shocks, each year's employment services and each
+  later year's take-up. So a county's draws depend on neither the other counties nor the
+  number of persons elsewhere, nor on which provinces are simulated together or in what order;
+  province-level draws (effect multipliers, province and county effects) do not depend on the
+  number of persons. Counties are processed in batches (``BATCH_PERSONS``), which changes
+  nothing but speed: every sum over persons is made per county and added in county order.
+* Calibration is national: what depends on covariates alone is computed per covariate cell,
+  weighted by the nation's persons per cell; sums over persons and households come from each
+  county (household shares for ``omega`` as polynomials of degree four), see
+  ``calibration.py``.
+* The exact counts by 2020 are chosen nationally, as described above: each batch writes its
+  ranking ratios, sorted, to a scratch folder, and the ratio that chooses the count-th person
+  of the nation (and the timing draws that start each year) is found from those files
+  (``selection.py``). Each county then applies these cut-offs to its own persons.
+* The code is vectorised over persons and loops over years. Columns use compact dtypes; the
+  pandera schema coerces them on validation.
 """
 
 from analysis.data.simulator.calibration import calibration_table

@@ -1,4 +1,11 @@
-"""The simulated population: households, provinces, counties and time-invariant traits."""
+"""One county's simulated persons: households and time-invariant traits, and covariate cells.
+
+Take-up and employment services depend on the covariates only, and every covariate is a whole
+number or a yes/no, so each person falls in one **cell** of (schooling, age in 2016,
+disability, sex, household size). National calibration needs only the number of persons per
+cell for everything that depends on covariates alone, which keeps it small whatever the size of
+the nation (:mod:`analysis.data.simulator.calibration`).
+"""
 
 from __future__ import annotations
 
@@ -9,22 +16,28 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from analysis.data.simulator.layout import County, ProvinceDraws
 from analysis.data.simulator.parameters import EFFECT_PROGRAMS, ModelParameters
 
-COUNTY_ID_MULTIPLIER = 10_000
+MAX_SCHOOLING = 16
+AGE_RANGE = (16, 64)
 
 
 @dataclass
 class Population:
-    """Time-invariant person attributes (arrays over persons) and province tables.
+    """Persons of one or more neighbouring counties of one province (arrays over persons).
 
-    ``age0`` is the age in the first simulated year (2016). ``multiplier[program]`` holds one
-    effect multiplier per province.
+    ``age0`` is the age in the first simulated year (2016); ``household`` numbers the
+    households of these persons from 0 (members are adjacent), ``household_id`` is unique in
+    the nation.
     """
 
+    code: str
+    province: int
     codes: list[str]
+    person_id: np.ndarray
     household: np.ndarray
-    province: np.ndarray
+    household_id: np.ndarray
     county_id: np.ndarray
     age0: np.ndarray
     female: np.ndarray
@@ -34,23 +47,25 @@ class Population:
     stable_propensity: np.ndarray
     outside_propensity: np.ndarray
     wage_person: np.ndarray
-    crossing_share: np.ndarray
-    multiplier: dict[str, np.ndarray]
-    counties: np.ndarray
+    cell: np.ndarray
+    crossing_share: float
+    multiplier: dict[str, float]
+    county_sizes: tuple[int, ...]  # persons per county, in order
 
     def __len__(self) -> int:
         return len(self.household)
+
+    @property
+    def n_households(self) -> int:
+        return int(self.household[-1]) + 1 if len(self) else 0
 
     def covariates(self) -> dict[str, np.ndarray]:
         return centred_covariates(self.schooling, self.age0, self.disability, self.female,
                                   self.household_size)
 
-    def person_multiplier(self, program: str) -> np.ndarray:
-        """Each person's effect multiplier for ``program`` (cached)."""
-        cache = self.__dict__.setdefault("_person_multiplier", {})
-        if program not in cache:
-            cache[program] = self.multiplier[program][self.province]
-        return cache[program]
+    def person_multiplier(self, program: str) -> float:
+        """The effect multiplier of ``program`` in the province (one value)."""
+        return self.multiplier[program]
 
 
 def poverty_task_provinces(provinces: pd.DataFrame, params: ModelParameters) -> pd.DataFrame:
@@ -73,25 +88,13 @@ def _two_normals(rng: np.random.Generator, sds: tuple[float, float], size: int) 
     return rng.standard_normal((2, size)) * np.array(sds)[:, None]
 
 
-def draw_population(table: pd.DataFrame, n: int, n_years: int, params: ModelParameters,
-                    province_rng: np.random.Generator,
-                    rng: np.random.Generator) -> Population:
-    """Persons over ``n_years`` simulated years (everyone stays within ages 16-64)."""
-    codes = table["province_code"].tolist()
-    weights = np.array([params.province_weights[code] for code in codes], dtype=float)
-    counties = np.maximum(1, np.round(params.counties_per_weight * weights)).astype(np.int32)
-    # Province-level draws come first, from their own stream, so they do not depend on n.
-    sd, spread = params.random_effect_sd, params.province_effect_spread
-    province_effect = _two_normals(province_rng, sd["province"], len(codes))
-    county_effect = _two_normals(province_rng, sd["county"], int(counties.sum()))
-    multiplier = {}
-    for program in EFFECT_PROGRAMS:
-        u = province_rng.uniform(-spread, spread, len(codes))
-        multiplier[program] = 1 + u - u.mean()
-
-    household, household_size, province, county = _households(n, weights, counties, params, rng)
-    county_index = (np.concatenate([[0], np.cumsum(counties)[:-1]])[province] + county)
+def draw_county(county: County, provinces: ProvinceDraws, n_years: int, params: ModelParameters,
+                rng: np.random.Generator) -> Population:
+    """The county's persons over ``n_years`` simulated years (all stay within ages 16-64)."""
+    n, p = county.persons, county.province
+    household, household_size = _households(n, params, rng)
     age0, female, schooling, disability = _persons(n, n_years, params, rng)
+    sd = params.random_effect_sd
     rho = params.person_effect_correlation
     person_effect = _two_normals(rng, (1.0, 1.0), n)
     person_effect[1] = rho * person_effect[0] + math.sqrt(1 - rho**2) * person_effect[1]
@@ -100,11 +103,15 @@ def draw_population(table: pd.DataFrame, n: int, n_years: int, params: ModelPara
     wage_person = rng.normal(0, params.wage["person_sd"], n)
 
     covariates = centred_covariates(schooling, age0, disability, female, household_size)
-    random_part = (province_effect[:, province] + county_effect[:, county_index]
+    random_part = (provinces.effect[:, p][:, None]
+                   + provinces.county_effect[p][:, county.number - 1][:, None]
                    + household_effect[:, household] + person_effect)
     return Population(
-        codes=codes, household=household, province=province.astype(np.int16),
-        county_id=np.array(codes, dtype=np.int32)[province] * COUNTY_ID_MULTIPLIER + county + 1,
+        code=county.code, province=p, codes=provinces.codes,
+        person_id=county.first_person + np.arange(n, dtype=np.int64), household=household,
+        # Households never outnumber persons, so the county's person ids have room for them.
+        household_id=county.first_person + household.astype(np.int64),
+        county_id=np.full(n, county.county_id, dtype=np.int32),
         age0=age0, female=female, schooling=schooling, disability=disability,
         household_size=household_size.astype(np.int8),
         stable_propensity=bounded(params.stable_bounds,
@@ -113,28 +120,42 @@ def draw_population(table: pd.DataFrame, n: int, n_years: int, params: ModelPara
                                    linear_index(params.outside_index, covariates)
                                    + random_part[1]),
         wage_person=wage_person,
-        crossing_share=table["region"].map(params.outside_province_share_by_region)
-        .to_numpy(float),
-        multiplier=multiplier,
-        counties=counties,
+        cell=cell_of(schooling, age0, disability, female, household_size, params),
+        crossing_share=float(provinces.crossing_share[p]),
+        multiplier={program: float(provinces.multiplier[program][p])
+                    for program in EFFECT_PROGRAMS},
+        county_sizes=(n,),
     )
 
 
-def _households(n: int, weights: np.ndarray, counties: np.ndarray, params: ModelParameters,
-                rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """Per person: household index, household size, province index and county number."""
+def concatenate(parts: list[Population]) -> Population:
+    """Neighbouring counties of one province as one population (households renumbered)."""
+    first = parts[0]
+    offsets = np.cumsum([0] + [part.n_households for part in parts[:-1]])
+    arrays = {name: np.concatenate([getattr(part, name) for part in parts])
+              for name in ("person_id", "household_id", "county_id", "age0", "female",
+                           "schooling", "disability", "household_size", "stable_propensity",
+                           "outside_propensity", "wage_person", "cell")}
+    household = np.concatenate([part.household + offset for part, offset in zip(parts, offsets)])
+    return Population(code=first.code, province=first.province, codes=first.codes,
+                      household=household.astype(np.int32), crossing_share=first.crossing_share,
+                      multiplier=first.multiplier,
+                      county_sizes=tuple(len(part) for part in parts), **arrays)
+
+
+def _households(n: int, params: ModelParameters,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per person: household index (members adjacent) and household size."""
     probabilities = np.array(params.laborers_per_household_probabilities)
     sizes = np.arange(1, len(probabilities) + 1)
     laborers = rng.choice(sizes, int(n / (probabilities @ sizes) * 1.5) + 10, p=probabilities)
-    n_households = int(np.searchsorted(np.cumsum(laborers), n)) + 1
+    n_households = int(np.searchsorted(np.cumsum(laborers), n)) + 1 if n else 0
     laborers = laborers[:n_households]
-    laborers[-1] -= laborers.sum() - n  # the last household keeps at least one laborer
+    laborers[-1:] -= laborers.sum() - n  # the last household keeps at least one laborer
     household = np.repeat(np.arange(n_households, dtype=np.int32), laborers)
     size = np.minimum(laborers + rng.poisson(params.dependants_mean, n_households),
                       params.max_household_size)
-    province = rng.choice(len(weights), n_households, p=weights / weights.sum())
-    county = (rng.random(n_households) * counties[province]).astype(np.int32)
-    return household, size[household], province[household], county[household]
+    return household, size[household]
 
 
 def _persons(n: int, n_years: int, params: ModelParameters,
@@ -172,3 +193,29 @@ def linear_index(coefficients: dict[str, float],
 def bounded(bounds: tuple[float, float], index: np.ndarray) -> np.ndarray:
     low, high = bounds
     return low + (high - low) * special.expit(index)
+
+
+# ----------------------------------------------------------------------------------------------
+# Covariate cells
+
+
+def cell_shape(params: ModelParameters) -> tuple[int, ...]:
+    """(schooling, age in 2016, disability, female, household size) levels."""
+    return (MAX_SCHOOLING + 1, AGE_RANGE[1] - AGE_RANGE[0] + 1, 2, 2, params.max_household_size)
+
+
+def cell_of(schooling, age0, disability, female, household_size,
+            params: ModelParameters) -> np.ndarray:
+    """Each person's covariate cell, an index into :func:`cell_covariates`."""
+    return np.ravel_multi_index(
+        (schooling.astype(np.int64), age0.astype(np.int64) - AGE_RANGE[0],
+         disability.astype(np.int64), female.astype(np.int64),
+         household_size.astype(np.int64) - 1), cell_shape(params)).astype(np.int32)
+
+
+def cell_covariates(params: ModelParameters) -> dict[str, np.ndarray]:
+    """The centred covariates of every cell (the same order as :func:`cell_of`)."""
+    schooling, age, disability, female, size = np.unravel_index(
+        np.arange(np.prod(cell_shape(params))), cell_shape(params))
+    return centred_covariates(schooling.astype(float), age + AGE_RANGE[0],
+                              disability.astype(bool), female.astype(bool), size + 1.0)

@@ -18,7 +18,6 @@ from analysis.data.simulator.parameters import (
     PROBABILITY_LEVERS,
     ModelParameters,
 )
-from analysis.data.simulator.population import Population, linear_index
 from analysis.data.simulator.targets import CalibrationError
 
 NEVER = 0  # first-receipt year of persons who never received a program
@@ -43,12 +42,6 @@ def channel_probabilities(intercepts: np.ndarray, indexes: np.ndarray) -> np.nda
     return utility / (1 + utility.sum(axis=0))
 
 
-def take_up_indexes(population: Population, params: ModelParameters) -> dict[str, np.ndarray]:
-    covariates = population.covariates()
-    return {program: linear_index(params.take_up_slopes[program], covariates)
-            for program in EFFECT_PROGRAMS}
-
-
 def hazard_after(by_reference: np.ndarray, last_weight: float) -> np.ndarray:
     """The reference year's expected hazard of first receipt, kept for the later years.
 
@@ -61,7 +54,7 @@ def hazard_after(by_reference: np.ndarray, last_weight: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# Realized take-up: exact counts by order sampling, exact year shares
+# Realized take-up: exact national counts by order sampling, exact year shares
 
 
 @dataclass
@@ -79,67 +72,63 @@ class SelectionDraws:
         return cls(*rng.random((5, n)))
 
 
-def _smallest(ratio: np.ndarray, eligible: np.ndarray, count: int) -> np.ndarray:
-    """Mask of the ``count`` eligible elements with the smallest ratio."""
-    chosen = np.zeros(len(ratio), dtype=bool)
-    candidates = np.flatnonzero(eligible)
-    count = min(count, len(candidates))
-    if count > 0:
-        chosen[candidates[np.argpartition(ratio[candidates], count - 1)[:count]]] = True
-    return chosen
+@dataclass(frozen=True)
+class Cutoffs:
+    """Who receives a program by the reference year, and when: the national thresholds.
 
-
-def exact_counts(total: int, weights: np.ndarray) -> np.ndarray:
-    """Split ``total`` in proportion to ``weights`` by largest remainders."""
-    quotas = np.asarray(weights, dtype=float) / np.sum(weights) * total
-    counts = np.floor(quotas).astype(np.int64)
-    remainders = np.argsort(-(quotas - counts), kind="stable")
-    counts[remainders[:total - counts.sum()]] += 1
-    return counts
-
-
-def _first_years(selected: np.ndarray, timing: np.ndarray, weights: np.ndarray,
-                 years: list[int]) -> np.ndarray:
-    """Exact shares of the selected by year, in the order of their timing draws."""
-    first = np.zeros(len(selected), dtype=np.int16)
-    members = np.flatnonzero(selected)
-    ordered = members[np.argsort(timing[members], kind="stable")]
-    first[ordered] = np.repeat(np.array(years, dtype=np.int16),
-                               exact_counts(len(members), weights))
-    return first
-
-
-def assign_programs(draws: SelectionDraws, probability: dict[str, np.ndarray],
-                    counts: dict[str, int], weights: dict[str, np.ndarray],
-                    years: list[int]) -> dict[str, np.ndarray]:
-    """First-receipt years over the calibration years, with exact counts per program.
-
-    Training: the ``counts['training']`` persons with the smallest ``rank / pi`` (sequential
-    Poisson sampling: inclusion probability close to ``pi`` when the count is its expectation).
-    Channels: a type drawn with probabilities ``p_k / P``, then within each type the
-    ``counts[k]`` persons with the smallest ``rank / P``, so inclusion is close to ``p_k``.
+    A person is chosen when their ranking ratio is at most ``ratio`` (the count-th smallest
+    ratio in the nation), and a chosen person's first year is ``years[k]`` with ``k`` the
+    number of ``timing`` boundaries at or below their timing draw (the boundaries are the
+    timing draws that start each year in the national order).
     """
-    pi = probability["training"]
-    trained = _smallest(draws.training_rank / pi, np.ones(len(pi), bool), counts["training"])
-    first = {"training": _first_years(trained, draws.training_timing, weights["training"],
-                                      years)}
+
+    ratio: float
+    timing: tuple[float, ...]
+
+
+def ranking_ratios(draws: SelectionDraws, probability: dict[str, np.ndarray],
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per program: (candidates, ranking ratio, timing draw), arrays over the candidates.
+
+    Training: everyone, ranked by ``rank / pi`` (sequential Poisson sampling: inclusion
+    probability close to ``pi`` when the count is its expectation). Channels: a type drawn with
+    probabilities ``p_k / P``; the candidates of channel ``k`` are the persons of its type,
+    ranked by ``rank / P``, so that inclusion is close to ``p_k``.
+    """
+    everyone = np.arange(len(draws.training_rank))
+    ratios = {"training": (everyone, draws.training_rank / probability["training"],
+                           draws.training_timing)}
     p = np.stack([probability[channel] for channel in CHANNELS])
     total = p.sum(axis=0)
     kind = (draws.channel_type[None, :] * total > np.cumsum(p, axis=0)).sum(axis=0)
     ratio = draws.channel_rank / total
     for k, channel in enumerate(CHANNELS):
-        placed = _smallest(ratio, kind == k, counts[channel])
-        first[channel] = _first_years(placed, draws.channel_timing, weights["channels"], years)
+        members = np.flatnonzero(kind == k)
+        ratios[channel] = (members, ratio[members], draws.channel_timing[members])
+    return ratios
+
+
+def first_receipts(draws: SelectionDraws, probability: dict[str, np.ndarray],
+                   cutoffs: dict[str, Cutoffs], years: list[int]) -> dict[str, np.ndarray]:
+    """First-receipt years over the calibration years under the national cut-offs."""
+    first = {}
+    for program, (members, ratio, timing) in ranking_ratios(draws, probability).items():
+        cut = cutoffs[program]
+        chosen = ratio <= cut.ratio
+        year = np.array(years, dtype=np.int16)[np.searchsorted(np.array(cut.timing),
+                                                               timing[chosen], side="right")]
+        first[program] = np.zeros(len(draws.training_rank), dtype=np.int16)
+        first[program][members[chosen]] = year
     return first
 
 
 def extend_after_reference(first: dict[str, np.ndarray], hazard: dict[str, np.ndarray],
-                           later_years: list[int], rngs: list[np.random.Generator]) -> None:
-    """First receipts in years after the reference year, at the reference year's hazard."""
+                           later_years: list[int], uniforms: list[np.ndarray]) -> None:
+    """First receipts in years after the reference year, at the reference year's hazard;
+    ``uniforms`` holds two uniform draws per person (training, channel) for each later year."""
     h = np.stack([hazard[channel] for channel in CHANNELS])
     bounds = np.cumsum(h, axis=0)
-    for year, rng in zip(later_years, rngs):
-        train_draw, channel_draw = rng.random((2, len(h[0])))
+    for year, (train_draw, channel_draw) in zip(later_years, uniforms):
         untrained = first["training"] == NEVER
         first["training"][untrained & (train_draw < hazard["training"])] = year
         none = np.all([first[channel] == NEVER for channel in CHANNELS], axis=0)
@@ -152,7 +141,7 @@ def extend_after_reference(first: dict[str, np.ndarray], hazard: dict[str, np.nd
 # Planted effects
 
 
-def effects_in_year(population: Population, first: dict[str, np.ndarray], year: int,
+def effects_in_year(population, first: dict[str, np.ndarray], year: int,
                     params: ModelParameters) -> dict[str, dict[str, np.ndarray]]:
     """Each program's effect on each lever for every person in ``year`` (0 when not active)."""
     taus = {}

@@ -41,6 +41,13 @@ def truth_frame(parts: list[dict]) -> pd.DataFrame:
     return pd.DataFrame({column: values[order] for column, values in columns.items()})
 
 
+def sort_truth(truth: pd.DataFrame) -> pd.DataFrame:
+    """Rows by program (in ``PROGRAMS`` order), person and year."""
+    program_rank = pd.Categorical(truth["program"], categories=PROGRAMS).codes
+    order = np.lexsort((truth["year"].to_numpy(), truth["person_id"].to_numpy(), program_rank))
+    return truth.iloc[order].reset_index(drop=True)
+
+
 def true_effects(truth: pd.DataFrame, program: str, outcome: str,
                  by: list[str] | str | None = None) -> pd.DataFrame:
     """The mean planted effect of ``program`` on ``outcome`` over its truth rows.
