@@ -19,6 +19,7 @@ stage may reach into a later one.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import secrets
@@ -339,3 +340,29 @@ def pause_for_tests(point: str) -> None:
         os.replace(written, marker)
     while True:
         time.sleep(60)
+
+
+# ----------------------------------------------------------------------------------------------
+# Values for JSON
+
+
+def json_value(value):
+    """A value JSON can hold: numpy scalars as Python ones, NaN and missing values as None,
+    timestamps as ISO dates."""
+    import pandas as pd
+
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return json_value(value.item())
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def json_records(table) -> list[dict]:
+    """A DataFrame's rows as JSON-ready dicts."""
+    return [{key: json_value(value) for key, value in row.items()}
+            for row in table.to_dict(orient="records")]

@@ -32,6 +32,7 @@ from pathlib import Path
 import psutil
 
 from analysis import config
+from processes import Sampler  # benchmarks/processes.py, beside this script
 
 ROOT = config.PROJECT_ROOT
 OUTPUT = ROOT / "benchmarks" / "results" / "build_scale.json"
@@ -55,61 +56,42 @@ Path(args["summary"]).write_text(table.to_json(orient="records"))
 """
 
 
-class TreeMemory:
-    """Peak resident memory of a process and all its descendants, by kind of process, sampled
-    every ``interval`` seconds in a background thread."""
-
-    def __init__(self, pid: int, interval: float = 0.05):
-        self.root, self.interval = psutil.Process(pid), interval
-        self.peaks: dict[str, int] = {}
-        self.peak_total = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    @staticmethod
-    def kind(process: psutil.Process) -> str:
-        command = " ".join(process.cmdline())
-        if "ipykernel_launcher" in command:
-            return "kernel"
-        if "forkserver" in command or "multiprocessing" in command or "spawn_main" in command:
-            return "worker"
-        return "main"
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            try:
-                processes = [self.root, *self.root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                return
-            total = 0
-            for process in processes:
-                try:
-                    rss, kind = process.memory_info().rss, self.kind(process)
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    continue
-                total += rss
-                self.peaks[kind] = max(self.peaks.get(kind, 0), rss)
-            self.peak_total = max(self.peak_total, total)
-            self._stop.wait(self.interval)
-
-    def stop(self) -> dict:
-        self._stop.set()
-        self._thread.join()
-        gib = 1024 ** 3
-        return {"peak_gib_by_kind": {k: v / gib for k, v in sorted(self.peaks.items())},
-                "peak_gib_all_processes": self.peak_total / gib}
+def process_kind(entry: dict) -> str:
+    command = entry["command"]
+    if "ipykernel_launcher" in command:
+        return "kernel"
+    if "forkserver" in command or "multiprocessing" in command or "spawn_main" in command:
+        return "worker"
+    return "main"
 
 
 def measured_run(command: list[str], env: dict) -> tuple[float, dict, subprocess.CompletedProcess]:
+    """Run ``command``, sampling the memory of it and every process it starts every 50 ms."""
+    sampler = Sampler(0.05)
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    memory = TreeMemory(process.pid)
-    stdout, stderr = process.communicate()
+    root = psutil.Process(process.pid)
+    # Read the pipes in threads, so that a full pipe cannot stop the process being sampled.
+    output: dict[str, str] = {}
+    readers = [threading.Thread(target=lambda name=name, pipe=pipe: output.__setitem__(
+        name, pipe.read()), daemon=True)
+        for name, pipe in (("stdout", process.stdout), ("stderr", process.stderr))]
+    for reader in readers:
+        reader.start()
+    while process.poll() is None:
+        sampler.sample([root], {process.pid: "main"})
+        time.sleep(sampler.interval)
+    for reader in readers:
+        reader.join()
     seconds = time.perf_counter() - started
-    peaks = memory.stop()
-    return seconds, peaks, subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    gib = 1024 ** 3
+    peaks = {"peak_gib_by_kind": {k: v / gib for k, v in
+                                  sorted(sampler.peaks_by_kind(process_kind).items())},
+             "peak_gib_all_processes": sampler.total_peak / gib}
+    return seconds, peaks, subprocess.CompletedProcess(command, process.returncode,
+                                                       output.get("stdout", ""),
+                                                       output.get("stderr", ""))
 
 
 def main() -> None:

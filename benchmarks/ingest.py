@@ -41,6 +41,7 @@ import pandas as pd
 import psutil
 
 from analysis import config
+from processes import Sampler  # benchmarks/processes.py, beside this script
 
 ROOT = config.PROJECT_ROOT
 RESULTS = ROOT / "benchmarks" / "results"
@@ -49,36 +50,6 @@ TARGET_PEAK_BYTES, TARGET_FLAT_RATIO = 4 * GIB, 1.5
 TARGET_AT, FLAT_FROM = 10_000_000, 2_000_000
 THEIR_NAMES = {"person_id": "pid", "household_id": "hh", "province_code": "prov",
                "county_id": "county", "female": "sex", "months_worked": "months"}
-
-
-class Sampler:
-    """Peak RSS of a process tree (and of other watched processes), sampled every interval."""
-
-    def __init__(self, interval: float):
-        self.interval = interval
-        self.peaks: dict[int, dict] = {}
-        self.total_peak = 0
-
-    def sample(self, roots: list[psutil.Process], roles: dict[int, str]) -> None:
-        total = 0
-        for root in roots:
-            try:
-                processes = [root] + root.children(recursive=True)
-            except psutil.Error:
-                continue
-            for process in processes:
-                try:
-                    rss = process.memory_info().rss
-                    name = " ".join(process.cmdline()[:4])[:90]
-                except psutil.Error:
-                    continue
-                total += rss
-                role = roles.get(process.pid, f"{roles.get(root.pid, 'ingest')} child")
-                entry = self.peaks.setdefault(process.pid, {
-                    "pid": process.pid, "role": role, "command": name, "peak_rss_bytes": 0})
-                entry["command"] = entry["command"] or name  # empty while a process starts
-                entry["peak_rss_bytes"] = max(entry["peak_rss_bytes"], rss)
-        self.total_peak = max(self.total_peak, total)
 
 
 def measure(command: list[str], log: Path, env: dict, interval: float,

@@ -306,15 +306,16 @@ def compact(panel: pd.DataFrame) -> pd.DataFrame:
     return narrowed
 
 
-def read_partitions(processed_dir: Path, table: str,
-                    province_code: str | None = None) -> pd.DataFrame | None:
+def read_partitions(processed_dir: Path, table: str, province_code: str | None = None,
+                    columns: list[str] | None = None) -> pd.DataFrame | None:
     """A province-partitioned table (``panel``, ``truth``, ``projection``) of one province, or
-    of all provinces; None when it has no partition."""
+    of all provinces (only ``columns`` when given); None when it has no partition."""
     pattern = f"{province_code}.parquet" if province_code else "*.parquet"
     files = sorted((Path(processed_dir) / table).glob(pattern))
     if not files:
         return None
-    return pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+    return pd.concat([pd.read_parquet(path, columns=columns) for path in files],
+                     ignore_index=True)
 
 
 def read_panel(processed_dir: Path, province_code: str | None = None) -> pd.DataFrame:

@@ -42,6 +42,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.estimators import program_effects as pe
+from analysis.files import json_records, json_value
 from analysis.estimators.registry import ESTIMANDS, ESTIMATORS
 from analysis.estimators.spec import AnalysisSpec
 
@@ -82,25 +83,8 @@ def event_time_weights(prepared: pd.DataFrame) -> pd.Series:
     return eligible.groupby("event_time").size().rename("weight")
 
 
-def _clean(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return None if not np.isfinite(value) else float(value)
-    if value is pd.NA or value is None:
-        return None
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    return value
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    return [{key: _clean(value) for key, value in row.items()}
-            for row in table.to_dict("records")]
-
-
 def _covariance_record(covariance: pd.DataFrame) -> dict:
-    return {"index": [_clean(value) for value in covariance.index],
+    return {"index": [json_value(value) for value in covariance.index],
             "matrix": covariance.to_numpy(float).tolist()}
 
 
@@ -116,18 +100,18 @@ def province_inputs(results: pe.AnalysisResults, groups: list | None = None) -> 
     estimates = results.estimates.assign(weight=results.estimates["estimand"].map(weights))
     fields = [field for field in ESTIMATE_FIELDS if field in estimates] + ["weight"]
     recorded = {"spec": spec.to_dict(), "weights": weights,
-                "estimates": _records(estimates[fields])}
+                "estimates": json_records(estimates[fields])}
     by_event = event_time_weights(prepared)
     if not results.events.empty:
         events = results.events.assign(weight=results.events["event_time"].map(by_event)
                                        .fillna(0).astype(int))
-        recorded["events"] = _records(events[["method", "label", "event_time", "estimate",
+        recorded["events"] = json_records(events[["method", "label", "event_time", "estimate",
                                               "std_error", "is_reference", "weight"]])
     if results.event_study is not None:
         recorded["event_covariance"] = {method: _covariance_record(matrix) for method, matrix
                                         in results.event_study.covariance.items()}
     if results.true_events is not None:
-        recorded["true_events"] = _records(results.true_events.assign(
+        recorded["true_events"] = json_records(results.true_events.assign(
             weight=results.true_events["event_time"].map(by_event).fillna(0).astype(int)))
     if groups:
         estimand = pe.group_estimator(spec).estimand
@@ -146,7 +130,7 @@ def _group_record(result, prepared: pd.DataFrame, estimand: str) -> dict:
     table = result.table.assign(group=result.table["group"].astype(str))
     table["weight"] = table["group"].map(weights).fillna(0).astype(int)
     covariance = result.covariance.rename(index=str, columns=str)
-    return {"dimension": result.dimension, "estimand": estimand, "table": _records(table),
+    return {"dimension": result.dimension, "estimand": estimand, "table": json_records(table),
             "covariance": None if covariance.empty else _covariance_record(covariance)}
 
 

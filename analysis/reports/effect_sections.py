@@ -37,14 +37,8 @@ def load_panel(processed_dir, scope: str | None, table: str = "panel",
     ``table="projection"`` reads the simulated 2021-2025 extract that ingest writes beside a
     simulated panel; ``columns`` reads only those (the nation's whole panel need not fit).
     """
-    folder = Path(processed_dir or config.PROCESSED_DIR)
-    if columns is None:
-        return microdata.read_partitions(folder, table, scope)
-    files = sorted((folder / table).glob(f"{scope}.parquet" if scope else "*.parquet"))
-    if not files:
-        return None
-    return pd.concat([pd.read_parquet(path, columns=columns) for path in files],
-                     ignore_index=True)
+    return microdata.read_partitions(Path(processed_dir or config.PROCESSED_DIR), table, scope,
+                                     columns)
 
 
 def panel_is_simulated(processed_dir) -> bool:

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
+from analysis.files import json_records, json_value
 from analysis.reports.wording import plain_number
 
 QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ",
@@ -79,23 +80,6 @@ def escape_markdown(text) -> str:
     return _MARKDOWN_SYNTAX.sub(r"\\\1", html.escape(flat, quote=False))
 
 
-def _jsonable(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    return [{key: _jsonable(value) for key, value in row.items()}
-            for row in table.to_dict(orient="records")]
-
-
 class UnitReport:
     """Collects every table and number of one unit's page and writes them to JSON.
 
@@ -137,7 +121,7 @@ class UnitReport:
         from analysis.reports import labels
 
         self._claim(name)
-        self.tables[name] = _records(table)
+        self.tables[name] = json_records(table)
         shown = (table if display_table is None else display_table).copy()
         for column in shown.columns:
             if column in html_columns:
@@ -157,7 +141,7 @@ class UnitReport:
                sources: tuple[str, ...] = ()) -> str:
         """Record one number and return its formatted text for use in a sentence."""
         self._claim(name)
-        self.numbers[name] = {"value": _jsonable(value), "unit": unit, "qualifier": qualifier,
+        self.numbers[name] = {"value": json_value(value), "unit": unit, "qualifier": qualifier,
                               "sources": list(sources)}
         return format_value(value, unit, qualifier)
 
@@ -173,7 +157,7 @@ class UnitReport:
                              "shows")
         if data is not None:
             self._claim(name)
-            self.tables[name] = _records(data)
+            self.tables[name] = json_records(data)
         svg = figure_svg(figure, alt)
         plt.close(figure)
         link = self._data_link(name) if data is not None else ""
@@ -221,7 +205,7 @@ class UnitReport:
         """
         self.spec = spec.to_dict()
         scale = spec.outcome_info.scale
-        raw = {key: _jsonable(record.get(key)) for key in (
+        raw = {key: json_value(record.get(key)) for key in (
             "method", "estimand", "estimate", "std_error", "ci_low", "ci_high", "p_value",
             "n_obs", "n_treated", "n_clusters", "cluster_var", "se_type", "notes",
             "true_effect", "covers_truth")}
