@@ -272,7 +272,7 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--spec", type=Path, metavar="FILE",
                        help="a JSON file of analysis fields, for an ad hoc variant")
     build.add_argument("--workers", type=int, default=None,
-                       help="parallel local workers (default: number of cores + 1)")
+                       help="parallel local workers (default: number of cores)")
     build.add_argument("--force", action="store_true",
                        help="rebuild every unit even when nothing it depends on changed")
     build.add_argument("--scheduler", metavar="ADDRESS",

@@ -71,6 +71,24 @@ def test_province_notebook_renders_its_figures_with_quotes(paths, ledger):
     executed = nbformat.read(paths.executed_dir / "53.ipynb", as_version=4)
     assert executed.metadata["analysis"]["status"] == "ok"
     assert "Provenance" in page and "sha256" in page
+    _same_document_as_nbconvert(executed)
+
+
+def _same_document_as_nbconvert(executed) -> None:
+    """The site's exporter skips nbconvert's last pass through BeautifulSoup: parsing its output
+    the same way gives exactly nbconvert's, so that pass changed nothing a browser reads."""
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    from analysis.reports import site
+
+    ours = site.notebook_body_html(executed)
+    theirs, _ = HTMLExporter(template_name="basic", exclude_input=True,
+                             exclude_input_prompt=True, exclude_output_prompt=True,
+                             anchor_link_text="").from_notebook_node(executed)
+    assert ours != theirs  # not parsed and re-written ...
+    assert str(BeautifulSoup(ours, features="html.parser")) == theirs  # ... and the same
+    assert "<svg" in ours and "<img" not in ours and "jp-Cell" not in ours
 
 
 def test_province_without_figures_says_so(paths):
@@ -95,6 +113,15 @@ def test_failing_notebook_is_kept_with_its_error_and_marked(paths, tmp_path):
     errors = [output for cell in executed.cells for output in cell.get("outputs", [])
               if output.get("output_type") == "error"]
     assert errors and errors[0]["evalue"] == "planted failure for 53"
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    from analysis.reports import site
+
+    theirs, _ = HTMLExporter(template_name="basic", exclude_input=True,
+                             exclude_input_prompt=True, exclude_output_prompt=True,
+                             anchor_link_text="").from_notebook_node(executed)
+    assert str(BeautifulSoup(site.notebook_body_html(executed), "html.parser")) == theirs
     page = (failing.site_dir / "province-53.html").read_text()
     assert "This report failed to build" in page and "planted failure for 53" in visible_text(page)
 
@@ -171,6 +198,42 @@ def test_warm_kernel_gives_the_same_notebook_as_plain_papermill(processed_dir, t
         return re.sub(r"cell-id=[0-9a-f-]+", "cell-id=*", text)
 
     assert page(warm) == page(plain)
+
+
+def test_one_kernel_client_serves_every_unit_and_each_unit_reads_only_its_own_output(tmp_path):
+    """The warm kernel's client is connected once; a failed unit, and output a unit printed,
+    do not reach the next unit's notebook."""
+    import nbformat.v4 as nbf
+    from papermill.exceptions import PapermillExecutionError
+
+    from analysis.fleet import kernels
+
+    def notebook(name, *sources):
+        path = tmp_path / name
+        nbformat.write(nbf.new_notebook(cells=[nbf.new_code_cell(s) for s in sources]), path)
+        return path
+
+    kernel = kernels.WarmKernel(tmp_path)
+    try:
+        def no_new_client(*args, **kwargs):
+            raise AssertionError("a unit connected a client of its own")
+
+        kernel.manager.client = no_new_client
+        first = notebook("first.ipynb", "print('first unit')",
+                         "import sys; print('first unit, stderr', file=sys.stderr)",
+                         "raise ValueError('planted')")
+        with pytest.raises(PapermillExecutionError, match="planted"):
+            kernel.execute(first, tmp_path / "first-out.ipynb", {})
+        second = notebook("second.ipynb", "print('second unit')", "21 * 2")
+        kernel.execute(second, tmp_path / "second-out.ipynb", {})
+    finally:
+        kernel.shutdown()
+    outputs = [output for cell in nbformat.read(tmp_path / "second-out.ipynb", 4).cells
+               for output in cell.get("outputs", [])]
+    assert [output.get("text") for output in outputs if output["output_type"] == "stream"] \
+        == ["second unit\n"]
+    assert [output["data"]["text/plain"] for output in outputs
+            if output["output_type"] == "execute_result"] == ["42"]
 
 
 def _kernel_processes() -> set[int]:

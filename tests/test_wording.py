@@ -130,3 +130,30 @@ def test_identifiers_become_words():
     assert wording.plain_identifiers("covariates ['age', 'schooling_years'] by county_id") == \
         "covariates age, years of schooling by county"
     assert wording.plain_identifiers("some_new_name") == "some new name"
+
+
+@pytest.mark.parametrize("population, whose", [("women", " among women"),
+                                               ("all", "")])
+def test_every_title_and_sentence_naming_the_outcome_says_whose(population, whose):
+    from analysis.reports import effect_sections
+    from analysis.reports.report import UnitReport
+
+    spec = AnalysisSpec(program="public_welfare_post", outcome="months_worked",
+                        population=population)
+    events = pd.DataFrame({"method": "callaway_santanna", "event_time": [0, 1],
+                           "ci_low": [0.5, 0.4], "ci_high": [2.0, 1.9]})
+    provinces = pd.DataFrame({"province_code": ["53", "52"], "estimate": [1.2, 0.1],
+                              "ci_low": [0.3, -0.5], "ci_high": [2.1, 0.7]})
+    texts = {
+        "event title": effect_sections.event_title(events, spec, "In Yunnan", False),
+        "group title": effect_sections.who_gains_title(spec, "In Yunnan", [], False),
+        "provinces": effect_sections.provinces_in_words(
+            UnitReport("national", "China"), spec, provinces, {"53": "Yunnan", "52": "Guizhou"}),
+        "finding": wording.finding_title(_record(1.2, 0.3, 2.1), spec, "In Yunnan"),
+        "sentence": wording.effect_sentence(_record(1.2, 0.3, 2.1), spec, "In Yunnan"),
+    }
+    for name, text in texts.items():
+        assert f"months worked in the year{whose} " in text or \
+            f"months worked{whose} " in text, (name, text)
+        assert ("among" in text) == bool(whose), (name, text)
+    assert "raised months worked in the year" + whose + " in 1 province" in texts["provinces"]

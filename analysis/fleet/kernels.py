@@ -25,6 +25,7 @@ import signal
 import tempfile
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from analysis.files import make_temporary_directory, remove_abandoned
@@ -137,34 +138,60 @@ class WarmKernel:
             raise
         self.units_run = 0
         self._closed = False
-        self._run_quietly(WARM_UP_CODE)
+        self.client = None
+        try:
+            self.client = self._connect()
+            self._run_quietly(WARM_UP_CODE)
+        except BaseException:
+            self.shutdown()
+            raise
 
-    def _run_quietly(self, code: str) -> None:
-        """Run set-up code and wait for its reply on the shell channel only.
+    def _connect(self):
+        """One client for the kernel's life, shared by its set-up code and every unit.
 
-        A fresh client per call: papermill's client runs its own event loop in this thread, which
-        would strand a long-lived client's sockets; the shell channel needs no iopub subscription,
-        so there is no slow-joiner wait either.
+        papermill would connect a new client per notebook and wait for its iopub subscription
+        to join (about 0.2 s a unit), and leave it connected; a blocking client is not tied to
+        an event loop, so the same one serves every papermill run in this thread.
         """
         client = self.manager.client()
-        client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        # No heartbeat thread: the manager tells whether the kernel process is alive.
+        client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=True)
         try:
-            message_id = client.execute(code, silent=True, store_history=False)
-            deadline = time.monotonic() + START_TIMEOUT_SECONDS
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise KernelStartError(f"kernel did not answer within {START_TIMEOUT_SECONDS} s")
-                try:
-                    reply = client.get_shell_msg(timeout=remaining)
-                except queue.Empty as error:
-                    raise KernelStartError("kernel did not answer") from error
-                if reply["parent_header"].get("msg_id") == message_id:
-                    break
-        finally:
+            client.wait_for_ready(timeout=START_TIMEOUT_SECONDS)
+        except RuntimeError as error:
             client.stop_channels()
+            raise KernelStartError(f"kernel did not start: {error}") from error
+        client.allow_stdin = False
+        return client
+
+    def _run_quietly(self, code: str) -> None:
+        """Run set-up code; return once the kernel has replied and gone idle.
+
+        Waiting for the idle status too leaves nothing of this code on the iopub channel when
+        the next notebook's first cell runs.
+        """
+        message_id = self.client.execute(code, silent=True, store_history=False)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        reply = self._message_for(message_id, self.client.get_shell_msg, deadline)
+        self._message_for(message_id, self.client.get_iopub_msg, deadline,
+                          lambda message: message["msg_type"] == "status"
+                          and message["content"]["execution_state"] == "idle")
         if reply["content"]["status"] != "ok":
             raise KernelStartError(f"kernel set-up failed: {reply['content'].get('evalue')}")
+
+    @staticmethod
+    def _message_for(message_id: str, receive, deadline: float, wanted=lambda message: True):
+        """The first message answering ``message_id`` that is ``wanted``; others are dropped."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KernelStartError(f"kernel did not answer within {START_TIMEOUT_SECONDS} s")
+            try:
+                message = receive(timeout=remaining)
+            except queue.Empty as error:
+                raise KernelStartError("kernel did not answer") from error
+            if message["parent_header"].get("msg_id") == message_id and wanted(message):
+                return message
 
     def is_alive(self) -> bool:
         return self.manager.is_alive()
@@ -177,6 +204,7 @@ class WarmKernel:
         """
         import papermill
 
+        _register_connected_engine()
         if self.units_run:
             self._run_quietly(RESET_CODE)
         self.units_run += 1
@@ -185,7 +213,8 @@ class WarmKernel:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
                                    cwd=str(self.cwd), progress_bar=False,
                                    kernel_name="python3", km=self.manager,
-                                   request_save_on_cell_execute=False)
+                                   request_save_on_cell_execute=False,
+                                   engine_name=CONNECTED_ENGINE, kc=self.client)
 
     def shutdown(self) -> None:
         if self._closed:
@@ -193,6 +222,8 @@ class WarmKernel:
         self._closed = True
         _running.discard(self)
         try:
+            if self.client is not None:
+                self.client.stop_channels()
             if self.manager.has_kernel:
                 self.manager.shutdown_kernel(now=True)
         finally:
@@ -206,6 +237,37 @@ class WarmKernel:
         if process is not None and process.poll() is None:
             process.kill()
         shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+CONNECTED_ENGINE = "analysis-connected-client"
+
+
+@lru_cache(maxsize=1)
+def _register_connected_engine() -> None:
+    """papermill's nbclient engine, run through a kernel client that is already connected
+    (``kc``), so no client is started, waited for or left behind per notebook."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class ConnectedClientEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
+                                     stdout_file=None, stderr_file=None, start_timeout=60,
+                                     execution_timeout=None, kc=None, **kwargs):
+            # As NBClientEngine.execute_managed_notebook, with the client handed over.
+            options = merge_kwargs(remove_args(["input_path", "timeout", "startup_timeout"],
+                                               **kwargs),
+                                   timeout=execution_timeout or kwargs.get("timeout"),
+                                   startup_timeout=start_timeout, kernel_name=kernel_name,
+                                   log=logger, log_output=log_output, stdout_file=stdout_file,
+                                   stderr_file=stderr_file)
+            client = PapermillNotebookClient(nb_man, **options)
+            client.kc = kc  # nbclient starts a client only when it has none
+            return client.execute()
+
+    papermill_engines.register(CONNECTED_ENGINE, ConnectedClientEngine)
 
 
 def renumber_cells(notebook) -> None:

@@ -259,8 +259,9 @@ def event_title(events: pd.DataFrame, spec: AnalysisSpec, where: str, simulated:
         found += ("; no sign of different trends before" if pretest.p_value >= 0.05
                   else "; trends differed before receipt")
     subject = wording.program_subject(spec).lower()
-    return (f"Effect of {subject} on {wording.outcome_short(spec)} {wording.place(where)}, "
-            f"year by year: {found}" + wording.simulated_suffix(simulated)).replace("  ", " ")
+    return (f"Effect of {subject} on {wording.outcome_short(spec)}{wording.among(spec)} "
+            f"{wording.place(where)}, year by year: {found}"
+            + wording.simulated_suffix(simulated)).replace("  ", " ")
 
 
 def event_study_section(report: UnitReport, spec: AnalysisSpec, events: pd.DataFrame,
@@ -481,7 +482,8 @@ def provinces_in_words(report: UnitReport, spec: AnalysisSpec, estimated: pd.Dat
     report.number("provinces_raised", len(raised), "count")
     report.number("provinces_lowered", len(lowered), "count")
     report.number("provinces_no_clear_effect", unclear, "count")
-    program, outcome = spec.program_info.noun, spec.outcome_info.noun
+    program = spec.program_info.noun
+    outcome = spec.outcome_info.noun + wording.among(spec)
     said = []
     for verb, part in (("raised", raised), ("lowered", lowered)):
         if len(part):
@@ -720,7 +722,8 @@ def national_who_gains(report: UnitReport, combined, simulated: bool) -> None:
     spec = combined.spec
     estimator = pe.group_estimator(spec)
     report.say(f"Across the provinces: the effect of {spec.program_info.noun} on "
-               f"{spec.outcome_info.noun} for each group ({estimator.label}; groups by traits "
+               f"{spec.outcome_info.noun}{wording.among(spec)} for each group "
+               f"({estimator.label}; groups by traits "
                "in the first panel year), each province's group effect weighted by its treated "
                "person-years in that group, and a test of whether the groups' effects are "
                "equal on the combined covariance.")
@@ -765,7 +768,7 @@ def who_gains_title(spec: AnalysisSpec, where: str, differing: list[str],
     subject = wording.program_subject(spec).lower()
     found = ("the groups' effects cannot be told apart" if not differing else
              "effects differ by " + _province_list([d.lower() for d in differing]))
-    return (f"Effect of {subject} on {wording.outcome_short(spec)} by group "
+    return (f"Effect of {subject} on {wording.outcome_short(spec)}{wording.among(spec)} by group "
             f"{wording.place(where)}: {found}" + wording.simulated_suffix(simulated))
 
 
@@ -786,7 +789,7 @@ def who_gains_section(report: UnitReport, spec: AnalysisSpec, panel: pd.DataFram
         f" The headline estimator ({ESTIMATORS[spec.headline_estimator].label}) does not give "
         f"the influence scores the test needs, so groups use {estimator.label}.")
     report.say(f"{escape_markdown(where)}: the effect of {spec.program_info.noun} on "
-               f"{spec.outcome_info.noun} "
+               f"{spec.outcome_info.noun}{wording.among(spec)} "
                f"for each group ({estimator.label}; groups by traits in the first panel year), "
                "and a test of whether the groups' effects are equal. The test accounts for "
                f"groups sharing {spec.cluster_label} clusters.{note}")

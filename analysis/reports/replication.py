@@ -208,6 +208,8 @@ def hardware_section(paths, runs: dict[str, dict], measured: bool = True) -> str
                 "- The runtime and storage the build measured, unit by unit, are in "
                 "`reports/REPLICATION.md`, written by the same build (measurements differ "
                 "from run to run, so this page leaves them out).")
+    from analysis.fleet.build import default_workers
+
     seconds = {unit: record.get("seconds") or 0.0 for unit, record in runs.items()}
     total = sum(seconds.values())
     longest = max(seconds, key=seconds.get) if seconds else None
@@ -219,8 +221,8 @@ def hardware_section(paths, runs: dict[str, dict], measured: bool = True) -> str
         f"{platform.machine()}, {cores} cores, {_memory_gib()} of memory; no GPU is used.",
         f"- Runtime measured by the build: the {len(runs)} units that have run took "
         f"{total:,.0f} seconds of unit time ({total / 60:,.1f} minutes), each in its own "
-        f"kernel; with the default {cores + 1} workers on {cores} cores the wall time is about "
-        "the unit time divided by the cores. "
+        f"kernel; with the default {default_workers()} workers on {cores} cores the wall time "
+        "is about the unit time divided by the cores. "
         + (f"The longest unit is `{longest}` ({seconds[longest]:,.1f} s)." if longest else ""),
         "- Each unit's time is in the outputs table below (the run that made its current "
         "outputs; an unchanged unit keeps the time of its last run).",

@@ -120,7 +120,7 @@ def effect_sentence(record: pd.Series | dict, spec: AnalysisSpec, where: str) ->
     percentage points)", or "... had no clear effect on ...: between -3.7 and +11.2
     percentage points"."""
     program, outcome = spec.program_info, spec.outcome_info
-    who = "" if spec.population == ("all",) else f" among {spec.population_label}"
+    who = among(spec)
     basis = f"This is the {estimand_words(record)}, estimated with {sample_words(record)}."
     size = effect_number(abs(record["estimate"]), spec, signed=False)
     verb = direction(record)
@@ -174,6 +174,12 @@ def outcome_short(spec: AnalysisSpec) -> str:
     return OUTCOME_SHORT.get(spec.outcome, spec.outcome_info.label.split(" (")[0].lower())
 
 
+def among(spec: AnalysisSpec) -> str:
+    """" among women" (with its leading space) when the spec studies part of the laborers,
+    nothing when it studies them all: every sentence and title naming the outcome says whose."""
+    return "" if spec.population == ("all",) else f" among {spec.population_label}"
+
+
 def place(where: str) -> str:
     """"In Yunnan (云南省)" or "Yunnan (云南省)" -> "in Yunnan"; "Across all provinces pooled"
     -> "across all provinces pooled" (chart titles stay short; the page names the province
@@ -195,7 +201,7 @@ def finding_title(record: pd.Series | dict, spec: AnalysisSpec, where: str,
     8.1 percentage points in Yunnan", "No clear effect of training on stable employment in
     Yunnan", with " (simulated data)" on simulated data."""
     subject, outcome, at = program_subject(spec), outcome_short(spec), place(where)
-    who = "" if spec.population == ("all",) else f" among {spec.population_label}"
+    who = among(spec)
     if record is None or pd.isna(record["estimate"]):
         text = f"Effect of {subject.lower()} on {outcome}{who} {at}: not estimated"
     elif direction(record) == "unclear":
