@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import config
-from analysis.fleet.build import plan_units
+from analysis.fleet.build import UNIT_PHASES, plan_units
 
 ROOT = config.PROJECT_ROOT
 BIN = Path(sys.executable).parent  # .venv/bin: papermill and jupyter live next to python
@@ -143,9 +143,10 @@ def own_compute(units, processed: Path, scratch: Path, env: dict) -> dict:
     return {"seconds": sum(unit_seconds.values()), "unit_seconds": unit_seconds, "failed": []}
 
 
-def cache_parts(reports: Path) -> dict[str, dict]:
-    """Each unit's recorded key parts (notebook, parameters, inputs, code, environment)."""
-    return {path.stem: json.loads(path.read_text()).get("parts", {})
+def cache_parts(reports: Path, field: str = "parts") -> dict[str, dict]:
+    """Each unit's recorded key parts (notebook, parameters, inputs, code, environment), or
+    another ``field`` of its cache record (``phases``: where its seconds went)."""
+    return {path.stem: json.loads(path.read_text()).get(field, {})
             for path in (reports / ".cache").glob("*.json")}
 
 
@@ -159,7 +160,7 @@ def timed_build(paths: dict, only, workers: int, force: bool, scratch: Path, env
     result = run([sys.executable, "-c", BUILD_CODE, json.dumps(args)], env)
     seconds = time.perf_counter() - started
     if result.returncode or not summary.exists():
-        return {"seconds": seconds, "ran": [], "unit_seconds": {}, "why": {},
+        return {"seconds": seconds, "ran": [], "unit_seconds": {}, "why": {}, "phases": {},
                 "failed": [f"build crashed: {last_line(result.stderr)}"]}
     rows = json.loads(summary.read_text())
     ran = sorted(row["unit_id"] for row in rows if row["cached"] == "run")
@@ -168,7 +169,11 @@ def timed_build(paths: dict, only, workers: int, force: bool, scratch: Path, env
     why = {unit: [name for name, value in after.get(unit, {}).items()
                   if before[unit].get(name) != value] if unit in before else ["no record"]
            for unit in ran}
-    return {"seconds": seconds, "ran": ran, "why": why,
+    # Where the units' seconds went, summed over the units that ran (build.UNIT_PHASES).
+    recorded = cache_parts(Path(paths["reports_dir"]), "phases")
+    phases = {name: sum(recorded.get(unit, {}).get(name, 0.0) for unit in ran)
+              for name in UNIT_PHASES}
+    return {"seconds": seconds, "ran": ran, "why": why, "phases": phases,
             "unit_seconds": {row["unit_id"]: row["seconds"] for row in rows
                              if row["cached"] == "run"},
             "failed": [f"{row['unit_id']}: {row['error']}" for row in rows
@@ -312,6 +317,10 @@ def main() -> None:
               f" s ({max(unit_times, key=unit_times.get)}), national "
               f"{unit_times.get(config.NATIONAL_UNIT, float('nan')):.2f} s, sum "
               f"{sum(unit_times.values()):.1f} s over {args.workers} workers")
+        print("    cold build, where the units' seconds went: " + ", ".join(
+            f"{name} {seconds:.1f} s" for name, seconds in cold["phases"].items()))
+        print(f"    cold build, wall time outside the units (start-up, worker pool, site pages, "
+              f"replication): {cold['seconds'] - sum(unit_times.values()) / args.workers:.1f} s")
     if changed:
         print(f"    (d) rewrote {', '.join(changed)} (rows reversed)")
     for name, step in [("no-op", noop), ("(d)", change)]:

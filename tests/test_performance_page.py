@@ -41,6 +41,22 @@ def test_the_section_shows_what_the_files_hold(tmp_path, monkeypatch):
     assert "7.5 seconds against 12.0 for the slowest province" in text
     chart = report.tables["fleet_benchmark_chart"]
     assert [row["seconds"] for row in chart] == [451.5, 40.2, 31.0, 9.9, 0.61]
+    assert "Of the" not in text  # results recorded before the phases were: nothing invented
+
+
+def test_the_overhead_is_split_as_the_benchmark_recorded_it(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(UnitReport, "say", lambda self, text: shown.append(text))
+    fleet = _fleet()
+    fleet["cold"]["phases"] = {"kernel start": 4.84, "reset": 1.26, "cells": 52.31,
+                               "papermill": 1.42, "notebook rewrite": 0.31, "page": 1.86}
+    _write(tmp_path, "fleet.json", fleet)
+    pages.performance_section(UnitReport("methods", "Methods"), tmp_path)
+    text = " ".join(shown)
+    assert ("Of the 62.0 seconds the units took in their workers, the notebooks' cells took "
+            "52.3; starting and warming the kernels 4.8, papermill around the cells 1.4, "
+            "rendering the pages 1.9, clearing the kernels between units 1.3 and rewriting the "
+            "executed notebooks 0.3.") in text
 
 
 def test_without_results_the_section_says_so(tmp_path, monkeypatch):

@@ -29,7 +29,8 @@ import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -94,6 +95,18 @@ class UnitOutcome:
     seconds: float
     error: str = ""
     cached: bool = False
+    # Where the unit's seconds went (UNIT_PHASES), for the benchmark's account of the overhead.
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+UNIT_PHASES = {
+    "kernel start": "starting a kernel and importing the libraries (a worker's first unit)",
+    "reset": "clearing the kernel between units",
+    "cells": "the notebook's own cells, as the kernel timed them",
+    "papermill": "papermill and nbclient around the cells (parameters, messages, writing)",
+    "notebook rewrite": "renumbering and recording the executed notebook (nbformat)",
+    "page": "rendering the page (nbconvert) and writing its CSVs",
+}
 
 
 class BuildInterrupted(KeyboardInterrupt):
@@ -147,7 +160,7 @@ def is_up_to_date(unit: Unit, parts: cache.KeyParts, paths: BuildPaths) -> bool:
 def write_cache_record(unit: Unit, parts: cache.KeyParts, outcome: UnitOutcome,
                        paths: BuildPaths) -> None:
     record = {"key": parts.key, "parts": parts.__dict__, "status": outcome.status,
-              "seconds": outcome.seconds, "error": outcome.error}
+              "seconds": outcome.seconds, "error": outcome.error, "phases": outcome.phases}
     write_text_atomically(cache.record_path(paths.cache_dir, unit.unit_id),
                                json.dumps(record, indent=2))
 
@@ -173,20 +186,34 @@ def _kernel_config(kernel_dir: Path):
 
 
 def _execute_notebook(unit: Unit, paths: BuildPaths, output: Path, parameters: dict,
-                      warm: bool) -> None:
+                      warm: bool, phases: dict[str, float]) -> None:
+    """Run the notebook into ``output``, adding the time of each phase to ``phases`` (also when
+    a cell fails)."""
     from analysis.fleet import kernels
 
     notebook = paths.notebooks_dir / unit.notebook
     if warm:
-        kernels.warm_kernel(paths.notebooks_dir).execute(notebook, output, parameters)
+        started = time.perf_counter()
+        kernel = kernels.warm_kernel(paths.notebooks_dir)
+        phases["kernel start"] = time.perf_counter() - started
+        started = time.perf_counter()
+        try:
+            kernel.execute(notebook, output, parameters)
+        finally:
+            phases["reset"] = kernel.reset_seconds
+            phases["papermill"] = time.perf_counter() - started - kernel.reset_seconds
         return
     import papermill
 
-    with temporary_directory(Path(tempfile.gettempdir()), kernels.KERNEL_DIR_STEM,
-                             private=True) as kernel_dir:
-        papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
-                                   cwd=str(paths.notebooks_dir), progress_bar=False,
-                                   kernel_name="python3", config=_kernel_config(kernel_dir))
+    started = time.perf_counter()
+    try:
+        with temporary_directory(Path(tempfile.gettempdir()), kernels.KERNEL_DIR_STEM,
+                                 private=True) as kernel_dir:
+            papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                       cwd=str(paths.notebooks_dir), progress_bar=False,
+                                       kernel_name="python3", config=_kernel_config(kernel_dir))
+    finally:
+        phases["papermill"] = time.perf_counter() - started  # its kernel's start included
 
 
 def execute_unit(unit: Unit, paths: BuildPaths, warm: bool = True) -> UnitOutcome:
@@ -209,25 +236,31 @@ def execute_unit(unit: Unit, paths: BuildPaths, warm: bool = True) -> UnitOutcom
                       "results_path": str(partial_results)}
         if unit.depends_on:  # the national notebook reads its provinces' results
             parameters["province_results_dir"] = str(paths.results_dir)
-        status, error = "ok", ""
+        status, error, phases = "ok", "", {}
         try:
-            _execute_notebook(unit, paths, partial_notebook, parameters, warm)
+            _execute_notebook(unit, paths, partial_notebook, parameters, warm, phases)
         except PapermillExecutionError as failure:
             status, error = "failed", f"{failure.ename}: {failure.evalue}"
         if not partial_notebook.exists():
             raise RuntimeError(f"papermill wrote no notebook for unit {unit.unit_id}")
         if status == "ok" and not partial_results.exists():
             status, error = "failed", "the notebook ran but wrote no results JSON"
-        finish_notebook(partial_notebook, unit, status,
-                        {partial_notebook: executed, partial_results: results})
+        rewriting = time.perf_counter()
+        phases["cells"] = finish_notebook(partial_notebook, unit, status,
+                                          {partial_notebook: executed, partial_results: results})
+        phases["papermill"] -= phases["cells"]
+        phases["notebook rewrite"] = time.perf_counter() - rewriting
         pause_for_tests("unit-executed")
         os.replace(partial_notebook, executed)
         if status == "ok":
             os.replace(partial_results, results)
         else:
             results.unlink(missing_ok=True)  # a stale result must not outlive a failed run
+    rendering = time.perf_counter()
     render_unit_page(unit, paths, failed=status == "failed")
-    return UnitOutcome(unit.unit_id, status, time.perf_counter() - started, error)
+    phases["page"] = time.perf_counter() - rendering
+    return UnitOutcome(unit.unit_id, status, time.perf_counter() - started, error,
+                       phases={name: phases.get(name, 0.0) for name in UNIT_PHASES})
 
 
 # Cells papermill adds (the parameters it injects, the banners of a failure) get random ids;
@@ -237,8 +270,9 @@ ADDED_CELL_IDS = {"injected-parameters": "injected-parameters",
 
 
 def finish_notebook(notebook_path: Path, unit: Unit, status: str,
-                    moved: dict[Path, Path]) -> None:
-    """Record the unit in the notebook's metadata and remove what differs from run to run.
+                    moved: dict[Path, Path]) -> float:
+    """Record the unit in the notebook's metadata and remove what differs from run to run;
+    return the seconds its cells took, as the kernel reported them.
 
     Papermill gives the cells it adds random ids and records the scratch paths; the cells get
     fixed ids and the paths become those the files are ``moved`` to, so two builds of the same
@@ -271,6 +305,17 @@ def finish_notebook(notebook_path: Path, unit: Unit, status: str,
                 cell.source = cell.source.replace(PythonTranslator.translate_escaped_str(scratch),
                                                   PythonTranslator.translate_escaped_str(final))
     nbformat.write(notebook, notebook_path)
+    return sum(map(cell_seconds, notebook.cells))
+
+
+def cell_seconds(cell) -> float:
+    """How long the kernel took for a cell: from its input reaching the kernel to its reply
+    (the times nbclient records in the cell's metadata); 0 for a cell that did not run."""
+    times = cell.get("metadata", {}).get("execution", {})
+    if "iopub.execute_input" not in times or "shell.execute_reply" not in times:
+        return 0.0
+    return (datetime.fromisoformat(times["shell.execute_reply"])
+            - datetime.fromisoformat(times["iopub.execute_input"])).total_seconds()
 
 
 def page_title(unit: Unit) -> str:

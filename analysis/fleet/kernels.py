@@ -137,6 +137,7 @@ class WarmKernel:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             raise
         self.units_run = 0
+        self.reset_seconds = 0.0  # of the last unit
         self._closed = False
         self.client = None
         try:
@@ -205,8 +206,10 @@ class WarmKernel:
         import papermill
 
         _register_connected_engine()
+        started = time.perf_counter()
         if self.units_run:
             self._run_quietly(RESET_CODE)
+        self.reset_seconds = time.perf_counter() - started
         self.units_run += 1
         # Execution counts are renumbered from 1 by the caller, which rewrites the notebook
         # anyway (analysis.fleet.build.finish_notebook): one read and write, not two.

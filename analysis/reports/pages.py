@@ -795,10 +795,24 @@ def _fleet_benchmark(report: UnitReport, fleet: dict) -> None:
     report.say(f"**The report fleet** ({units} pages, {workers} worker processes): the build "
                f"takes {floor_ratio} times the floor, which is what the notebooks' own "
                "computation costs when spread over the processes; the rest is starting "
-               "kernels, papermill, nbconvert and writing files.")
+               "kernels, papermill, nbconvert and writing files." + _overhead_words(fleet))
     report.figure(plots.timing_plot(steps, title), "fleet_benchmark_chart",
                   f"{title}. The chart shows the wall time of each way of building the same "
                   f"{units} pages, in seconds.", data=steps)
+
+
+def _overhead_words(fleet: dict) -> str:
+    """Where the units' time went in the cold build, when the benchmark recorded it."""
+    phases = fleet["cold"].get("phases") or {}
+    if not phases.get("cells"):
+        return ""
+    seconds = {name: wording.plain_number(value, 1) for name, value in phases.items()}
+    return (f" Of the {wording.plain_number(sum(phases.values()), 1)} seconds the units took "
+            f"in their workers, the notebooks' cells took {seconds['cells']}; starting and "
+            f"warming the kernels {seconds['kernel start']}, papermill around the cells "
+            f"{seconds['papermill']}, rendering the pages {seconds['page']}, clearing the "
+            f"kernels between units {seconds['reset']} and rewriting the executed notebooks "
+            f"{seconds['notebook rewrite']}.")
 
 
 def _scale_benchmark(report: UnitReport, scale: dict) -> None:

@@ -185,34 +185,13 @@ def _page_exporter():
     # Imported here: nbconvert costs seconds to import, and a build with nothing to run renders
     # no notebook.
     from nbconvert import HTMLExporter
-    from nbconvert.exporters.templateexporter import TemplateExporter
-    from nbconvert.filters.highlight import Highlight2HTML
-    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
-
-    class PageExporter(HTMLExporter):
-        """nbconvert's HTML exporter without its last pass through BeautifulSoup.
-
-        That pass gives ``<img>`` tags without one an alt text and makes the cells of
-        JupyterLab's templates focusable. Pages of the "basic" template have neither (charts
-        are inline SVG with their own accessible name), so the pass only parsed and re-wrote
-        the page: nine tenths of the time nbconvert took for it. tests/test_build.py checks
-        that parsing a page as that pass did gives exactly nbconvert's output.
-        """
-
-        def from_notebook_node(self, nb, resources=None, **kw):
-            # HTMLExporter.from_notebook_node (nbconvert 7.17) up to the template.
-            language = nb.metadata.get("language_info", {})
-            lexer = language.get("pygments_lexer", language.get("name", None))
-            self.register_filter("highlight_code", self.filters.get(
-                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
-            resources = self._init_resources(resources)
-            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
-                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
-            return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
 
     # "basic" renders the cells only: no JupyterLab stylesheet (257 KB a page) and no scripts;
-    # the page shell around it links the site's own stylesheet.
-    return PageExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+    # the page shell around it links the site's own stylesheet. Its final pass through
+    # BeautifulSoup is most of its time, but it is not only a re-write: it closes the empty
+    # anchor links of headings, which ElementTree writes as <a ... /> and a browser would leave
+    # open, hiding the rest of the section (tests/test_build.py and the browser checks look).
+    return HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                         exclude_output_prompt=True, anchor_link_text="")
 
 
@@ -225,12 +204,8 @@ def notebook_body(notebook_path: Path) -> str:
     import nbformat
 
     notebook = nbformat.read(notebook_path, as_version=4)
-    return fold_tracebacks(without_first_heading(notebook_body_html(notebook)))
-
-
-def notebook_body_html(notebook) -> str:
-    """nbconvert's "basic" HTML of an executed notebook: outputs and narrative, no code."""
-    return _page_exporter().from_notebook_node(notebook)[0]
+    body, _ = _page_exporter().from_notebook_node(notebook)
+    return fold_tracebacks(without_first_heading(body))
 
 
 def without_first_heading(body: str) -> str:

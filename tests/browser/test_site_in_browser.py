@@ -152,6 +152,10 @@ JS_FACTS = "async () => {" + JS_DESCRIBE + r"""
       .map(l => ({raw: l.getAttribute('href'), resolved: l.href})),
     scripts: [...document.querySelectorAll('script[src]')]
       .map(s => ({raw: s.getAttribute('src'), resolved: s.src})),
+    // A heading's anchor link is hidden by the stylesheet; anything inside one is hidden too
+    // (an anchor written as <a ... /> stays open in a browser and swallows what follows).
+    filledAnchors: [...document.querySelectorAll('a.anchor-link')]
+      .filter(a => a.childNodes.length > 0).map(a => describe(a) + ' holds "' + snippet(a) + '"'),
   };
   return {title: document.title, h1: [...document.querySelectorAll('h1')].map(h => snippet(h, 80)),
           ids, links, images: imgs, charts, skeleton};
@@ -345,6 +349,9 @@ def check_skeleton(report: PageReport) -> list[str]:
         problems.append(f"expected exactly one <main>, found {s.get('mains')}")
     if not s.get("footer"):
         problems.append('no <footer class="site-footer">')
+    for anchor in s.get("filledAnchors", []):
+        problems.append(f"content inside a hidden heading anchor, so readers never see it: "
+                        f"{anchor}")
     base = report.url.rsplit("/", 1)[0] + "/"
     for kind, asset, entries in (("stylesheet", "assets/site.css", s.get("stylesheets", [])),
                                  ("script", "assets/site.js", s.get("scripts", []))):
@@ -796,7 +803,8 @@ def test_page_loads_without_errors(crawl, page_name):
 
 
 def test_page_has_the_site_skeleton(crawl, page_name):
-    """header.site-header with a nav, one main, footer.site-footer, site.css and site.js."""
+    """header.site-header with a nav, one main, footer.site-footer, site.css and site.js; nothing
+    inside a hidden heading anchor."""
     fail_if(check_skeleton(crawl(page_name)), page_name, "page skeleton")
 
 
@@ -971,6 +979,8 @@ def build_fake_site(root: Path) -> Path:
         """)
     broken = _fake_page("Notebook", f"""
         <h1>One</h1><h1>Two</h1>
+        <h2 id="swallowed">Swallowed<a class="anchor-link" href="#swallowed" /></h2>
+        <p>This paragraph ends up inside the open anchor.</p>
         <p><a href="missing.html">gone</a> <a href="index.html#nowhere">no anchor</a>
         <a href="#nope">no anchor here</a> <a href="https://example.org/">elsewhere</a>
         <a href="/index.html">root-absolute</a> <a href="../notebooks/x.ipynb">outside</a>
@@ -1028,7 +1038,7 @@ def test_checks_catch_a_page_that_breaks_it(tab, fake_site, tmp_path, serve):
     text = {check: "\n".join(problems) for check, problems in found.items()}
     expectations = {
         "loads": ["deliberate console error", "missingFunction", "HTTP 404", "missing.png"],
-        "skeleton": ["site-footer", "'/assets/site.css'"],
+        "skeleton": ["site-footer", "'/assets/site.css'", "content inside a hidden heading anchor"],
         "links": ["missing.html does not exist", "'nowhere'", "'nope'", "external link",
                   "root-absolute", "outside the site's folder"],
         "images": ["missing.png", "empty.csv is empty", "none.csv does not exist"],
