@@ -40,12 +40,11 @@ reference: reports
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py | tee benchmarks/results/ingest.txt
 	$(BIN)/python benchmarks/build_scale.py | tee benchmarks/results/build_scale.txt
-	$(BIN)/python benchmarks/fleet.py --only $(FLEET_BENCHMARK_UNITS) --workers $(FLEET_BENCHMARK_WORKERS) | tee benchmarks/results/fleet.txt
+	$(BIN)/python benchmarks/fleet.py --only $(FLEET_BENCHMARK_UNITS) | tee benchmarks/results/fleet.txt
 
 # The fleet benchmark's units: two analyses in every scope (46 units; the naive loop alone takes
 # about 5 minutes), with the build's default number of workers on this machine (one per core).
 FLEET_BENCHMARK_UNITS ?= training_stable_employment,training_wage_income
-FLEET_BENCHMARK_WORKERS ?= $(shell $(PYTHON) -c "import os; print(os.cpu_count() or 1)")
 
 ## monte-carlo: bias and CI coverage of every estimator, of the shrunken province intervals, and of the pre-trend test and sensitivity analyses, on repeated simulated panels (~60 min)
 monte-carlo: $(STAMP)

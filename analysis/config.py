@@ -27,6 +27,9 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 REPORT_NOTEBOOKS_DIR = REPORTS_DIR / "notebooks"
 RESULTS_DIR = REPORTS_DIR / "results"
+BENCHMARK_RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+# What make benchmark writes and the methods page shows (part of the methods unit's key).
+METHODS_BENCHMARKS = ("fleet.json", "build_scale.json", "ingest.json")
 SITE_DIR = REPORTS_DIR / "site"
 # Committed: the numbers every page publishes (`python -m analysis verify --update`).
 REFERENCE_NUMBERS = REPORTS_DIR / "reference" / "numbers.json"

@@ -32,6 +32,7 @@ from pathlib import Path
 import psutil
 
 from analysis import config
+from analysis.fleet.build import default_workers
 from processes import Sampler  # benchmarks/processes.py, beside this script
 
 ROOT = config.PROJECT_ROOT
@@ -98,7 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--persons", type=int, default=2_000_000)
     parser.add_argument("--only", default="training_stable_employment")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="worker processes (default: the build's, one per core)")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="build-scale-"))

@@ -20,7 +20,7 @@ is a measurement, not a test. Numbers also go to benchmarks/results/fleet.json.
 
 Run::
 
-    .venv/bin/python benchmarks/fleet.py                 # all units, os.cpu_count() workers
+    .venv/bin/python benchmarks/fleet.py                 # all units, the build's default workers
     .venv/bin/python benchmarks/fleet.py --units 5 --workers 2 --province 53
 """
 
@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from analysis import config
-from analysis.fleet.build import UNIT_PHASES, plan_units
+from analysis.fleet.build import UNIT_PHASES, default_workers, notebook_parameters, plan_units
 
 ROOT = config.PROJECT_ROOT
 BIN = Path(sys.executable).parent  # .venv/bin: papermill and jupyter live next to python
@@ -100,10 +100,9 @@ def naive_loop(units, processed: Path, out_dir: Path, env: dict) -> dict:
     failed = []
     for unit in units:
         output = out_dir / f"{unit.unit_id}.ipynb"
-        parameters = {**unit.parameters, "processed_dir": str(processed),
-                      "results_path": str(out_dir / f"{unit.unit_id}.json"),
-                      # A national unit combines the provinces' results written before it.
-                      **({"province_results_dir": str(out_dir)} if unit.depends_on else {})}
+        # A national unit combines the provinces' results written before it.
+        parameters = notebook_parameters(unit, processed, out_dir / f"{unit.unit_id}.json",
+                                         out_dir)
         steps = {"papermill": [str(BIN / "papermill"), str(ROOT / "notebooks" / unit.notebook),
                                str(output)]
                  + [part for name, value in parameters.items()
@@ -125,10 +124,9 @@ def own_compute(units, processed: Path, scratch: Path, env: dict) -> dict:
     """Each unit's notebook code run in-process, after the cold build (whose province results
     the national units read)."""
     jobs = [{"unit": unit.unit_id, "notebook": str(ROOT / "notebooks" / unit.notebook),
-             "parameters": {**unit.parameters, "processed_dir": str(processed),
-                            "results_path": str(scratch / "compute" / f"{unit.unit_id}.json"),
-                            **({"province_results_dir": str(scratch / "reports" / "results")}
-                               if unit.depends_on else {})}}
+             "parameters": notebook_parameters(unit, processed,
+                                               scratch / "compute" / f"{unit.unit_id}.json",
+                                               scratch / "reports" / "results")}
             for unit in units]
     (scratch / "compute").mkdir(exist_ok=True)
     # One thread per numerical library, as in the fleet's kernels (kernels.SINGLE_THREADED).
@@ -143,10 +141,10 @@ def own_compute(units, processed: Path, scratch: Path, env: dict) -> dict:
     return {"seconds": sum(unit_seconds.values()), "unit_seconds": unit_seconds, "failed": []}
 
 
-def cache_parts(reports: Path, field: str = "parts") -> dict[str, dict]:
-    """Each unit's recorded key parts (notebook, parameters, inputs, code, environment), or
-    another ``field`` of its cache record (``phases``: where its seconds went)."""
-    return {path.stem: json.loads(path.read_text()).get(field, {})
+def cache_records(reports: Path) -> dict[str, dict]:
+    """Each unit's cache record: its key parts (notebook, parameters, inputs, code,
+    environment) and where its seconds went (phases)."""
+    return {path.stem: json.loads(path.read_text())
             for path in (reports / ".cache").glob("*.json")}
 
 
@@ -155,7 +153,7 @@ def timed_build(paths: dict, only, workers: int, force: bool, scratch: Path, env
     summary.unlink(missing_ok=True)
     args = {"paths": paths, "only": only, "workers": workers, "force": force,
             "summary": str(summary)}
-    before = cache_parts(Path(paths["reports_dir"]))
+    before = cache_records(Path(paths["reports_dir"]))
     started = time.perf_counter()
     result = run([sys.executable, "-c", BUILD_CODE, json.dumps(args)], env)
     seconds = time.perf_counter() - started
@@ -164,14 +162,14 @@ def timed_build(paths: dict, only, workers: int, force: bool, scratch: Path, env
                 "failed": [f"build crashed: {last_line(result.stderr)}"]}
     rows = json.loads(summary.read_text())
     ran = sorted(row["unit_id"] for row in rows if row["cached"] == "run")
-    after = cache_parts(Path(paths["reports_dir"]))
+    after = cache_records(Path(paths["reports_dir"]))
     # Why each unit re-ran: which key parts differ from its previous record.
-    why = {unit: [name for name, value in after.get(unit, {}).items()
-                  if before[unit].get(name) != value] if unit in before else ["no record"]
+    why = {unit: [name for name, value in after.get(unit, {}).get("parts", {}).items()
+                  if before[unit].get("parts", {}).get(name) != value]
+           if unit in before else ["no record"]
            for unit in ran}
     # Where the units' seconds went, summed over the units that ran (build.UNIT_PHASES).
-    recorded = cache_parts(Path(paths["reports_dir"]), "phases")
-    phases = {name: sum(recorded.get(unit, {}).get(name, 0.0) for unit in ran)
+    phases = {name: sum(after.get(unit, {}).get("phases", {}).get(name, 0.0) for unit in ran)
               for name in UNIT_PHASES}
     return {"seconds": seconds, "ran": ran, "why": why, "phases": phases,
             "unit_seconds": {row["unit_id"]: row["seconds"] for row in rows
@@ -213,7 +211,8 @@ def main() -> None:
     parser.add_argument("--units", type=int, help="use the first N planned units (default all)")
     parser.add_argument("--only", help="units, scopes or analyses, as for build --only "
                                        "(e.g. training_stable_employment,training_wage_income)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="worker processes (default: the build's, one per core)")
     parser.add_argument("--province", help="province changed in (d) (default: first with "
                                            "partitions)")
     parser.add_argument("--processed", type=Path, default=config.PROCESSED_DIR,

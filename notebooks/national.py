@@ -69,8 +69,7 @@ else:
 sections.design_section(report, spec, simulated=simulated)
 # The provinces' units record every estimate with its weight; combining them costs no
 # estimation (analysis.estimators.national). Build the provinces first when running by hand.
-combined = national.read_national_results(province_results_dir or sections.RESULTS_DIR,
-                                          processed_dir or sections.PROCESSED_DIR, spec, overview)
+combined = national.read_national_results(province_results_dir, processed_dir, spec, overview)
 sections.national_effects(report, combined, names, simulated=simulated)
 if pooled_check:
     sections.pooled_check_section(report, combined, processed_dir)

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import config
 from analysis.estimators import program_effects as pe
 from analysis.files import json_records, json_value
 from analysis.estimators.registry import ESTIMANDS, ESTIMATORS
@@ -433,11 +434,13 @@ class NationalResults:
         return self.estimates[self.estimates["method"] == self.spec.headline_estimator].iloc[0]
 
 
-def read_national_results(results_dir: Path, processed_dir: Path, spec: AnalysisSpec,
-                          overview: bool) -> NationalResults:
-    """The provinces' records of this analysis, combined. Provinces whose results are missing
-    are listed in ``missing`` (raises :class:`MissingProvinceResults` when none is found)."""
-    units = province_units(processed_dir, spec, overview)
+def read_national_results(results_dir: Path | None, processed_dir: Path | None,
+                          spec: AnalysisSpec, overview: bool) -> NationalResults:
+    """The provinces' records of this analysis, combined (from the project's reports/results and
+    data/processed unless given). Provinces whose results are missing are listed in ``missing``
+    (raises :class:`MissingProvinceResults` when none is found)."""
+    results_dir = Path(results_dir or config.RESULTS_DIR)
+    units = province_units(Path(processed_dir or config.PROCESSED_DIR), spec, overview)
     inputs, missing = {}, {}
     for code, unit_id in units.items():
         try:

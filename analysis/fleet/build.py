@@ -216,6 +216,18 @@ def _execute_notebook(unit: Unit, paths: BuildPaths, output: Path, parameters: d
         phases["papermill"] = time.perf_counter() - started  # its kernel's start included
 
 
+def notebook_parameters(unit: Unit, processed_dir: Path, results_path: Path,
+                        results_dir: Path) -> dict:
+    """What papermill passes a unit's notebook: its own parameters, where to read the processed
+    tables and where to write its results; a national unit also reads its provinces' results
+    from ``results_dir``. Not part of the unit's key (the paths differ between trees)."""
+    parameters = {**unit.parameters, "processed_dir": str(processed_dir),
+                  "results_path": str(results_path)}
+    if unit.depends_on:
+        parameters["province_results_dir"] = str(results_dir)
+    return parameters
+
+
 def execute_unit(unit: Unit, paths: BuildPaths, warm: bool = True) -> UnitOutcome:
     """Execute one unit's notebook and render its page; never raises for a notebook error.
 
@@ -232,10 +244,8 @@ def execute_unit(unit: Unit, paths: BuildPaths, warm: bool = True) -> UnitOutcom
     with temporary_directory(paths.executed_dir, f".scratch-{unit.unit_id}") as scratch:
         partial_notebook = scratch / executed.name
         partial_results = scratch / results.name
-        parameters = {**unit.parameters, "processed_dir": str(paths.processed_dir),
-                      "results_path": str(partial_results)}
-        if unit.depends_on:  # the national notebook reads its provinces' results
-            parameters["province_results_dir"] = str(paths.results_dir)
+        parameters = notebook_parameters(unit, paths.processed_dir, partial_results,
+                                         paths.results_dir)
         status, error, phases = "ok", "", {}
         try:
             _execute_notebook(unit, paths, partial_notebook, parameters, warm, phases)
@@ -450,8 +460,11 @@ class Schedule:
         return self.started + len(self.to_run) + len(self.units) - len(self.released)
 
 
-def _run_schedule(schedule: Schedule, submit, wait_first, on_done) -> None:
-    """Submit each released unit, hand each finished one to ``on_done``, release dependents."""
+def _run_schedule(schedule: Schedule, submit, wait_for, on_done) -> None:
+    """Submit each released unit, hand each finished one to ``on_done``, release dependents.
+
+    ``wait_for`` is ``concurrent.futures.wait`` or ``distributed.wait`` (the same signature).
+    """
     running: dict = {}
 
     def submit_ready() -> None:
@@ -460,21 +473,20 @@ def _run_schedule(schedule: Schedule, submit, wait_first, on_done) -> None:
 
     submit_ready()
     while running:
-        done = wait_first(list(running))
+        done = wait_for(list(running), return_when=FIRST_COMPLETED).done
         finished = {future: running.pop(future) for future in done}
-        _deliver(finished, finished, on_done)
+        _deliver(finished, on_done)
         for unit in finished.values():
             schedule.finished(unit.unit_id)
         submit_ready()
 
 
-def _deliver(futures: dict, completed, on_done) -> None:
+def _deliver(finished: dict, on_done) -> None:
     """Hand each finished unit's outcome to ``on_done`` in the order units finish.
 
     A worker crash is a unit failure, not a build crash.
     """
-    for future in completed:
-        unit = futures[future]
+    for future, unit in finished.items():
         try:
             outcome = future.result()
         except Exception as crash:
@@ -523,11 +535,8 @@ def run_units_locally(schedule: Schedule, paths: BuildPaths, workers: int, on_do
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=_start_worker)
 
-    def wait_first(futures):
-        return wait(futures, return_when=FIRST_COMPLETED).done
-
     try:
-        _run_schedule(schedule, lambda unit: pool.submit(execute_unit, unit, paths), wait_first,
+        _run_schedule(schedule, lambda unit: pool.submit(execute_unit, unit, paths), wait,
                       on_done)
     except KeyboardInterrupt:
         workers_running = list((getattr(pool, "_processes", None) or {}).values())
@@ -556,11 +565,8 @@ def run_units_on_cluster(schedule: Schedule, paths: BuildPaths, scheduler: str,
             submitted.append(future)
             return future
 
-        def wait_first(futures):
-            return wait_on_cluster(futures, return_when="FIRST_COMPLETED").done
-
         try:
-            _run_schedule(schedule, submit, wait_first, on_done)
+            _run_schedule(schedule, submit, wait_on_cluster, on_done)
         except KeyboardInterrupt:
             client.cancel(submitted)
             raise

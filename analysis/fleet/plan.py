@@ -192,8 +192,8 @@ def expand(plan: list[PlannedAnalysis], processed_dir: Path,
                            "benchmarks/results/monte_carlo_provinces.csv",
                            "benchmarks/results/monte_carlo_provinces.json")),
         Unit("methods", "methods.ipynb", "Methods and the demonstration panel",
-             extra_inputs=tuple(f"benchmarks/results/{name}" for name in (
-                 "fleet.json", "build_scale.json", "ingest.json"))),
+             extra_inputs=tuple(f"benchmarks/results/{name}"
+                                for name in config.METHODS_BENCHMARKS)),
     ]
     listed, with_data = scopes(processed_dir)
     for scope, title in listed:

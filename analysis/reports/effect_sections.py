@@ -26,10 +26,6 @@ SIMULATED_NOTE = ("These estimates use the simulated demonstration panel; the pl
 EFFECT_COLUMNS = ("estimate", "std_error", "ci_low", "ci_high", "true_effect")
 
 
-PROCESSED_DIR = config.PROCESSED_DIR
-RESULTS_DIR = config.REPORTS_DIR / "results"
-
-
 def load_panel(processed_dir, scope: str | None, table: str = "panel",
                columns: list[str] | None = None) -> pd.DataFrame | None:
     """The processed panel of a province (or every province for None); None without microdata.
@@ -655,13 +651,12 @@ def pooled_check_section(report: UnitReport, combined, processed_dir) -> None:
     """The headline estimator once more on every province's laborers pooled, beside the
     combination: a check, reading the whole panel (``pooled_check = True`` in the notebook)."""
     spec = combined.spec
-    panel, truth = load_panel(processed_dir, None), load_truth(processed_dir, None)
+    panel = load_panel(processed_dir, None)
     report.say("### Check: the headline estimator on all provinces pooled")
     if panel is None:
         report.say("No person-year microdata are available, so there is nothing to pool.")
         return
-    pooled = pe.with_truth(pe.estimate_effects(panel, spec, 0, [ESTIMATORS[spec.headline_estimator]]),
-                           truth, panel, spec).iloc[0]
+    pooled = pe.headline_estimate(panel, spec)
     combined_row = combined.headline
     for name, row in (("pooled_check", pooled), ("combined", combined_row)):
         report.number(f"{name}_estimate", wording.effect_value(row["estimate"], spec),

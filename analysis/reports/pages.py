@@ -749,8 +749,6 @@ def methods_section(report: UnitReport, data_dir) -> None:
             _calibration_table(report, table)
 
 
-BENCHMARK_RESULTS = config.PROJECT_ROOT / "benchmarks" / "results"
-BENCHMARK_FILES = ("fleet.json", "build_scale.json", "ingest.json")
 """The measurements the methods page shows (``make benchmark`` writes them)."""
 
 
@@ -759,13 +757,14 @@ def _benchmark(name: str, folder: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def performance_section(report: UnitReport, folder: Path = BENCHMARK_RESULTS) -> None:
+def performance_section(report: UnitReport,
+                        folder: Path = config.BENCHMARK_RESULTS_DIR) -> None:
     """How long the reports take to build and how much memory ingest needs, as last measured
     by ``make benchmark`` on the machine named in each file."""
     report.say("## How fast and how large\n\n"
                "Measured by `make benchmark` on a shared machine; the numbers below are read "
                "from `benchmarks/results/` and change when the benchmarks are run again.")
-    fleet, scale, ingest = (_benchmark(name, folder) for name in BENCHMARK_FILES)
+    fleet, scale, ingest = (_benchmark(name, folder) for name in config.METHODS_BENCHMARKS)
     if fleet:
         _fleet_benchmark(report, fleet)
     if scale:

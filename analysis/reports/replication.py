@@ -30,7 +30,6 @@ from analysis.reports.report import markdown_to_html
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 LOCK_FILE = config.PROJECT_ROOT / "requirements.lock"
-BENCHMARK_RESULTS_DIR = config.PROJECT_ROOT / "benchmarks" / "results"
 PROJECT_PACKAGE = "employment-poverty-analysis"
 
 
@@ -94,7 +93,7 @@ def fixed_inputs() -> list[DataInput]:
                   "package; each row names its file, line and commit", "quoted output"),
         DataInput("Monte Carlo results", tuple(
             str(path.relative_to(config.PROJECT_ROOT))
-            for path in sorted(BENCHMARK_RESULTS_DIR.glob("monte_carlo*"))),
+            for path in sorted(config.BENCHMARK_RESULTS_DIR.glob("monte_carlo*"))),
             "benchmarks/monte_carlo*.py on repeated simulated panels (see the seeds below)",
             project, simulated=True),
     ]
@@ -319,7 +318,7 @@ def resolve_seed(expression: str, parameters: dict) -> str:
     return expression
 
 
-def benchmark_seeds(directory: Path = BENCHMARK_RESULTS_DIR) -> list[Seed]:
+def benchmark_seeds(directory: Path = config.BENCHMARK_RESULTS_DIR) -> list[Seed]:
     seeds = []
     for path in sorted(directory.glob("*.json")):
         meta = json.loads(path.read_text(encoding="utf-8"))
