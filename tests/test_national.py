@@ -166,3 +166,36 @@ def test_an_up_to_date_dependent_is_not_run(processed_dir, monkeypatch):
     assert [unit.unit_id for unit in schedule.ready()] == [province]
     schedule.finished(province)
     assert schedule.ready() == [] and schedule.expected_runs() == 1
+
+
+def test_without_microdata_the_national_page_says_so(tmp_path, monkeypatch):
+    """No province has person-year rows (published figures only): nothing to combine, and the
+    page says so instead of failing."""
+    from analysis.reports import effect_sections
+    from analysis.reports.report import UnitReport
+
+    shown = []
+    monkeypatch.setattr(UnitReport, "say", lambda self, text: shown.append(text))
+    combined = national.read_national_results(tmp_path, tmp_path, AnalysisSpec(), True)
+    assert combined is None
+    report = UnitReport("national", "China")
+    effect_sections.national_effects(report, combined, {}, simulated=False)
+    effect_sections.national_who_gains(report, combined, simulated=False)
+    assert "No person-year microdata are available, so no effects are estimated." in shown
+    assert "No person-year microdata cover this scope, so effects by group cannot be " \
+        "estimated." in shown
+
+
+def test_provinces_left_out_are_named_for_readers(two_provinces, monkeypatch):
+    from analysis.reports import effect_sections
+    from analysis.reports.report import UnitReport
+
+    spec, found = two_provinces
+    shown = []
+    monkeypatch.setattr(UnitReport, "say", lambda self, text: shown.append(text))
+    combined = national.NationalResults(spec, {"52": found["52"][2]}, ["52", "53"],
+                                        missing={"53": "53.json does not exist"})
+    effect_sections.national_estimand_sentence(UnitReport("national", "China"), combined,
+                                               {"52": "Guizhou", "53": "Yunnan"})
+    assert shown[-1] == ("Left out because their results were not available when this page "
+                         "was built: Yunnan.")

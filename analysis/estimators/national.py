@@ -435,12 +435,15 @@ class NationalResults:
 
 
 def read_national_results(results_dir: Path | None, processed_dir: Path | None,
-                          spec: AnalysisSpec, overview: bool) -> NationalResults:
+                          spec: AnalysisSpec, overview: bool) -> NationalResults | None:
     """The provinces' records of this analysis, combined (from the project's reports/results and
-    data/processed unless given). Provinces whose results are missing are listed in ``missing``
-    (raises :class:`MissingProvinceResults` when none is found)."""
+    data/processed unless given); None when no province has person-year data. Provinces whose
+    results are missing are listed in ``missing`` (raises :class:`MissingProvinceResults` when
+    none is found)."""
     results_dir = Path(results_dir or config.RESULTS_DIR)
     units = province_units(Path(processed_dir or config.PROCESSED_DIR), spec, overview)
+    if not units:
+        return None
     inputs, missing = {}, {}
     for code, unit_id in units.items():
         try:

@@ -590,7 +590,7 @@ def national_effects_section(report: UnitReport, spec: AnalysisSpec, by_province
 NATIONAL_WHERE = "Across the provinces"
 
 
-def national_estimand_sentence(report: UnitReport, combined) -> None:
+def national_estimand_sentence(report: UnitReport, combined, names: dict[str, str]) -> None:
     """Which national estimand the page shows, and how far the provinces cover it."""
     spec = combined.spec
     headline = ESTIMATORS[spec.headline_estimator]
@@ -609,9 +609,9 @@ def national_estimand_sentence(report: UnitReport, combined) -> None:
         "are the registry's own counts and are held fixed. The province pages and this page "
         "therefore agree by construction.")
     if combined.missing:
-        names = ", ".join(sorted(combined.missing))
+        left_out = sorted(names.get(code, code) for code in combined.missing)
         report.say(f"Left out because their results were not available when this page was "
-                   f"built: {escape_markdown(names)}.")
+                   f"built: {escape_markdown(', '.join(left_out))}.")
 
 
 def national_effects(report: UnitReport, combined, names: dict[str, str],
@@ -622,7 +622,7 @@ def national_effects(report: UnitReport, combined, names: dict[str, str],
         report.say("No person-year microdata are available, so no effects are estimated.")
         return
     spec = combined.spec
-    national_estimand_sentence(report, combined)
+    national_estimand_sentence(report, combined, names)
     headline = headline_section(report, spec, combined.estimates, NATIONAL_WHERE, simulated)
     report.say("### Province by province")
     national_effects_section(report, spec, combined.by_province, headline, names, simulated)
@@ -650,12 +650,12 @@ def national_effects(report: UnitReport, combined, names: dict[str, str],
 def pooled_check_section(report: UnitReport, combined, processed_dir) -> None:
     """The headline estimator once more on every province's laborers pooled, beside the
     combination: a check, reading the whole panel (``pooled_check = True`` in the notebook)."""
-    spec = combined.spec
     panel = load_panel(processed_dir, None)
     report.say("### Check: the headline estimator on all provinces pooled")
-    if panel is None:
+    if panel is None or combined is None:
         report.say("No person-year microdata are available, so there is nothing to pool.")
         return
+    spec = combined.spec
     pooled = pe.headline_estimate(panel, spec)
     combined_row = combined.headline
     for name, row in (("pooled_check", pooled), ("combined", combined_row)):
@@ -710,6 +710,10 @@ def national_who_gains(report: UnitReport, combined, simulated: bool) -> None:
     from analysis.estimators.heterogeneity import DIMENSIONS
 
     report.say("## Who gains")
+    if combined is None:
+        report.say("No person-year microdata cover this scope, so effects by group cannot be "
+                   "estimated.")
+        return
     by_dimension = {found["dimension"]: found for found in combined.groups}
     if not by_dimension:
         report.say("No province recorded effects by group, so they cannot be combined.")
