@@ -32,14 +32,14 @@ PROJECTION_YEARS = (2021, 2025)
 
 def write_demonstration(staging: Path, figures: pd.DataFrame, provinces: pd.DataFrame,
                         known_provinces: list[str], persons: int, seed: int, runner,
-                        scratch: Path, years: tuple[int, int] = config.DEMO_YEARS,
-                        ) -> tuple[dict, dict]:
+                        scratch: Path) -> tuple[dict, dict]:
     """Write every table of the demonstration panel; (manifest outputs, manifest ``panel``).
 
     ``scratch`` holds the simulator's scratch files (shared with Dask workers).
     """
     targets = calibration_targets_from_ledger(figures)
-    plan = plan_simulation(provinces, targets, persons, years, seed, workdir=scratch / "panel",
+    plan = plan_simulation(provinces, targets, persons, config.DEMO_YEARS, seed,
+                           workdir=scratch / "panel",
                            runner=runner)
     written = runner.map(write_province, plan.codes, plan=plan, staging=staging,
                          scratch=scratch / "panel", table="panel", known=known_provinces)
@@ -53,7 +53,7 @@ def write_demonstration(staging: Path, figures: pd.DataFrame, provinces: pd.Data
     for part in runner.map(write_province, projection.codes, plan=projection, staging=staging,
                            scratch=scratch / "projection", table="projection", known=None):
         outputs.update(part["outputs"])
-    info = {"origin": "simulated", "seed": seed, "persons": persons, "years": list(years),
+    info = {"origin": "simulated", "seed": seed, "persons": persons, "years": list(config.DEMO_YEARS),
             "rows": sum(part["rows"] for part in written),
             "truth_rows": sum(part["truth_rows"] for part in written),
             "parameters": plan.parameters()}

@@ -497,7 +497,7 @@ def nsw_section(report: UnitReport) -> None:
 def monte_carlo_section(report: UnitReport, results_dir) -> None:
     """Bias, RMSE and coverage of every estimator over repeated simulated panels."""
 
-    directory = Path(results_dir or config.PROJECT_ROOT / "benchmarks" / "results")
+    directory = Path(results_dir or config.BENCHMARK_RESULTS_DIR)
     table_path, meta_path = directory / "monte_carlo.csv", directory / "monte_carlo.json"
     if not table_path.exists():
         report.say("The Monte Carlo results are not there yet: run `make monte-carlo`.")

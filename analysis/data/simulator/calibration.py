@@ -217,8 +217,9 @@ def year_statistics(persons: CalibrationPersons, take_up: dict[str, np.ndarray],
                     not_reached: np.ndarray) -> dict:
     """Per county, the expected-count terms of every calibration year, and its households'
     chance of being reached by neither training nor a channel."""
-    terms = [expected_outside(persons, persons_take_up(take_up, persons.cell), weights, years,
-                              year, stable_year[year], params) for year in years]
+    person_take_up = persons_take_up(take_up, persons.cell)  # the same in every year
+    terms = [expected_outside(persons, person_take_up, weights, years, year, stable_year[year],
+                              params) for year in years]
     return {"a": persons.by_county(np.stack([a for a, _ in terms])),
             "b": persons.by_county(np.stack([b for _, b in terms])),
             "none_reached": persons.by_county_households(

@@ -59,10 +59,6 @@ class Population:
     def n_households(self) -> int:
         return int(self.household[-1]) + 1 if len(self) else 0
 
-    def covariates(self) -> dict[str, np.ndarray]:
-        return centred_covariates(self.schooling, self.age0, self.disability, self.female,
-                                  self.household_size)
-
     def person_multiplier(self, program: str) -> float:
         """The effect multiplier of ``program`` in the province (one value)."""
         return self.multiplier[program]

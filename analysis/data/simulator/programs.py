@@ -67,10 +67,6 @@ class SelectionDraws:
     channel_type: np.ndarray
     channel_timing: np.ndarray
 
-    @classmethod
-    def draw(cls, rng: np.random.Generator, n: int) -> SelectionDraws:
-        return cls(*rng.random((5, n)))
-
 
 @dataclass(frozen=True)
 class Cutoffs:
