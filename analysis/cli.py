@@ -36,15 +36,22 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from analysis.fleet.platform import FleetModeError, mode, start_workers_early
+
+    try:
+        if not args.scheduler:
+            # A bad ANALYSIS_FLEET_MODE stops the build before anything runs; a good one starts
+            # the workers' imports while this process imports and plans.
+            start_workers_early(mode())
+    except FleetModeError as error:
+        print(f"build: {error}", file=sys.stderr)
+        return EXIT_FAILED
     from analysis.estimators.spec import SpecError
     from analysis.fleet.build import BuildInterrupted, BuildPaths, UnknownUnitError, build
     from analysis.fleet.plan import PlanError, read_plan, variant_spec
-    from analysis.fleet.platform import FleetModeError, mode
 
     only = [unit.strip() for unit in args.only.split(",")] if args.only else None
     try:
-        if not args.scheduler:
-            mode()  # a bad ANALYSIS_FLEET_MODE stops the build before anything runs
         paths = BuildPaths(config.NOTEBOOKS_DIR, config.PROCESSED_DIR, config.REPORTS_DIR,
                            config.RAW_DIR)
         variants = []
@@ -61,7 +68,7 @@ def _build(args: argparse.Namespace) -> int:
         _refuse_unknown_names(only, paths, variants)
         summary = build(only=only, workers=args.workers, paths=paths, force=args.force,
                         scheduler=args.scheduler, variants=variants)
-    except (UnknownUnitError, FileNotFoundError, SpecError, PlanError, FleetModeError) as error:
+    except (UnknownUnitError, FileNotFoundError, SpecError, PlanError) as error:
         print(f"build: {error}", file=sys.stderr)
         return EXIT_FAILED
     except BuildInterrupted as interrupted:

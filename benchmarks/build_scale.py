@@ -49,6 +49,8 @@ ingest(config.RAW_DIR, Path(sys.argv[1]), persons=int(sys.argv[2]))
 BUILD_CODE = """
 import json, sys
 from pathlib import Path
+from analysis.fleet.platform import start_workers_early
+start_workers_early()  # as `python -m analysis build` does, before it imports the build
 from analysis.fleet.build import BuildPaths, build
 args = json.loads(sys.argv[1])
 paths = BuildPaths(**{name: Path(value) for name, value in args["paths"].items()})

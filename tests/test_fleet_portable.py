@@ -95,6 +95,56 @@ def test_each_mode_has_its_workers_and_kernels(tmp_path):
     assert fleet_platform.kernel_manager_class(True, NATIVE) is AsyncKernelManager
 
 
+WORKER_PROBE = """
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+from analysis.fleet import platform
+
+
+def probe():
+    loaded = {name: name in sys.modules
+              for name in ("papermill", "nbconvert", "analysis.fleet.build")}
+    import nbformat
+    from jsonschema import FormatChecker
+
+    notebook = nbformat.read(sys.argv[1], as_version=4)
+    nbformat.validate(notebook)  # the notebook schema is still checked
+    broken = nbformat.v4.new_notebook()
+    broken.cells.append({"cell_type": "code"})
+    try:
+        nbformat.validate(broken)
+        invalid_refused = False
+    except nbformat.ValidationError:
+        invalid_refused = True
+    return {"loaded": loaded, "rfc3987_syntax": repr(sys.modules.get("rfc3987_syntax", "absent")),
+            "iri checked": "iri" in FormatChecker.checkers, "invalid refused": invalid_refused}
+
+
+if __name__ == "__main__":
+    platform.start_workers_early(platform.NATIVE)
+    with ProcessPoolExecutor(1, mp_context=platform.process_context(platform.NATIVE)) as pool:
+        print(json.dumps(pool.submit(probe).result()))
+"""
+
+
+def test_native_workers_start_with_the_notebook_tools_imported(tmp_path):
+    """The forkserver, started before the build imports anything, pre-loads papermill, nbconvert
+    and the build for every worker, without the grammar compiler that jsonschema would import
+    for a string format no notebook schema uses; notebooks are still validated."""
+    script = tmp_path / "probe.py"
+    script.write_text(WORKER_PROBE)
+    done = subprocess.run([sys.executable, str(script),
+                           str(config.NOTEBOOKS_DIR / "province.ipynb")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {
+        "loaded": {"papermill": True, "nbconvert": True, "analysis.fleet.build": True},
+        "rfc3987_syntax": "None", "iri checked": False, "invalid refused": True}
+
+
 # ----------------------------------------------------------------------------------------------
 # TCP kernels bind their own ports
 

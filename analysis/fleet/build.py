@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
 import signal
 import tempfile
 import threading
@@ -37,10 +36,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from analysis.files import (
-    make_temporary_directory, pause_for_tests, remove_abandoned, temporary_directory,
+    pause_for_tests, remove_abandoned, temporary_directory,
     write_text_atomically,
 )
 from analysis.fleet import cache
+from analysis.fleet import platform as fleet_platform
 from analysis.fleet.plan import (  # noqa: F401 (UnknownUnitError: part of this module's API)
     PLAN_CSV, PLAN_FILE, Unit, UnknownUnitError, expand, read_plan, select, spec_of,
 )
@@ -48,8 +48,6 @@ from analysis import config
 from analysis.reports import site
 
 
-# The build's own temporary folder (multiprocessing's, below): named ``analysis-build.<pid>@...``.
-BUILD_DIR_STEM = "analysis-build"
 
 
 @dataclass(frozen=True)
@@ -174,8 +172,6 @@ def _kernel_config(kernel_dir: Path):
     IPC sockets, or (portable mode) TCP on 127.0.0.1 with ports the kernel binds itself. Either
     way kernels started together cannot collide (:mod:`analysis.fleet.platform`)."""
     from traitlets.config import Config
-
-    from analysis.fleet import platform as fleet_platform
 
     kernel_config = Config()
     for name, value in fleet_platform.kernel_settings(kernel_dir).items():
@@ -388,7 +384,7 @@ def remove_leftovers(paths: BuildPaths) -> list[Path]:
     from analysis.fleet import kernels
 
     removed = kernels.remove_abandoned_kernels()
-    removed += remove_abandoned(Path(tempfile.gettempdir()), BUILD_DIR_STEM)
+    removed += remove_abandoned(Path(tempfile.gettempdir()), fleet_platform.BUILD_DIR_STEM)
     for folder in (paths.reports_dir, paths.executed_dir, paths.results_dir, paths.site_dir,
                    paths.cache_dir):
         removed += remove_abandoned(folder)
@@ -501,36 +497,11 @@ def _report_progress(progress, outcome: UnitOutcome) -> None:
                    + (f"  {outcome.error}" if outcome.error else ""))
 
 
-_multiprocessing_folder_named = False
-
-
-def _name_multiprocessing_folder_for_this_process() -> None:
-    """Create multiprocessing's temporary folder (``pymp-*``, which holds the forkserver's
-    socket) inside one named for this process, so that the next build removes it if this one is
-    killed before multiprocessing can remove it at exit."""
-    global _multiprocessing_folder_named
-    from multiprocessing import util
-
-    if _multiprocessing_folder_named:
-        return
-    _multiprocessing_folder_named = True
-    owned = make_temporary_directory(Path(tempfile.gettempdir()), BUILD_DIR_STEM, private=True)
-    previous, tempfile.tempdir = tempfile.tempdir, str(owned)
-    try:
-        util.get_temp_dir()  # made once per process, now inside ``owned``
-    finally:
-        tempfile.tempdir = previous
-    # After multiprocessing removes its folder at exit (priority -100), remove ours.
-    util.Finalize(None, shutil.rmtree, args=(owned, True), exitpriority=-200)
-
-
 def run_units_locally(schedule: Schedule, paths: BuildPaths, workers: int, on_done) -> None:
     # Workers start from a clean process, never a fork: a forked copy of a parent that already
     # holds ZeroMQ sockets (a parent that ran a kernel itself) can deadlock. "forkserver" where
     # there is one, "spawn" on Windows (analysis.fleet.platform).
-    _name_multiprocessing_folder_for_this_process()
-    from analysis.fleet import platform as fleet_platform
-
+    fleet_platform.name_multiprocessing_folder()
     context = fleet_platform.process_context()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=_start_worker)

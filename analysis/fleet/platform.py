@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.files import make_temporary_directory
+
 MODE_VARIABLE = "ANALYSIS_FLEET_MODE"
 # Imported once by the forkserver, so that each worker it forks starts with them loaded.
-FORKSERVER_PRELOAD = ["analysis.fleet.build", "analysis.fleet.kernels", "papermill", "nbconvert"]
+FORKSERVER_PRELOAD = ["analysis.fleet.worker_imports"]
+# The build's own temporary folder (multiprocessing's, below): named ``analysis-build.<pid>@...``.
+BUILD_DIR_STEM = "analysis-build"
 LOOPBACK = "127.0.0.1"
 CONNECTION_FILE = "connection.json"
 
@@ -90,6 +96,47 @@ def process_context(chosen: Mode | None = None):
     if chosen.start_method == "forkserver":
         context.set_forkserver_preload(FORKSERVER_PRELOAD)
     return context
+
+
+def start_workers_early(chosen: Mode | None = None) -> None:
+    """Start the forkserver now, so that its imports (about a second on one core) overlap with
+    whatever the build does before it needs workers (importing, planning, hashing inputs).
+
+    The forkserver only imports; workers are forked from it when the pool asks for them. A
+    build that finds nothing to run leaves it unused, and it exits with the build. Nothing is
+    started in the portable mode, whose workers are spawned.
+    """
+    chosen = chosen or mode()
+    if chosen.start_method != "forkserver":
+        return
+    name_multiprocessing_folder()
+    process_context(chosen)
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+
+
+_multiprocessing_folder_named = False
+
+
+def name_multiprocessing_folder() -> None:
+    """Create multiprocessing's temporary folder (``pymp-*``, which holds the forkserver's
+    socket) inside one named for this process, so that the next build removes it if this one is
+    killed before multiprocessing can remove it at exit."""
+    global _multiprocessing_folder_named
+    from multiprocessing import util
+
+    if _multiprocessing_folder_named:
+        return
+    _multiprocessing_folder_named = True
+    owned = make_temporary_directory(Path(tempfile.gettempdir()), BUILD_DIR_STEM, private=True)
+    previous, tempfile.tempdir = tempfile.tempdir, str(owned)
+    try:
+        util.get_temp_dir()  # made once per process, now inside ``owned``
+    finally:
+        tempfile.tempdir = previous
+    # After multiprocessing removes its folder at exit (priority -100), remove ours.
+    util.Finalize(None, shutil.rmtree, args=(owned, True), exitpriority=-200)
 
 
 def kernel_settings(folder: Path, chosen: Mode | None = None) -> dict:

@@ -152,6 +152,7 @@ def _git_commit(root: Path) -> str:
     return commit + (" +changes" if dirty.strip() else "")
 
 
+@lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in PROVENANCE_PACKAGES:
@@ -186,13 +187,79 @@ def _page_exporter():
     # no notebook.
     from nbconvert import HTMLExporter
 
+    class PageExporter(HTMLExporter):
+        """nbconvert's HTML exporter without its final pass through BeautifulSoup, which took
+        half of a page's rendering time (nbconvert 7.16: ``HTMLExporter.from_notebook_node``).
+
+        That pass adds ``alt`` text to images that lack it, makes the cells of JupyterLab
+        templates focusable, and writes the whole page out again, which closes the empty anchor
+        links of headings: ElementTree writes them as ``<a ... />``, which a browser leaves
+        open, hiding the rest of the section. Here the first and the last are done on the
+        markup itself (:func:`close_empty_elements`); the "basic" template is not a JupyterLab
+        one, and if it ever were, the pass runs as before. ``tests/test_site.py`` compares the
+        two, and the build's tests and browser checks look for open anchors.
+        """
+
+        def from_notebook_node(self, nb, resources=None, **kw):
+            from nbconvert.exporters.templateexporter import TemplateExporter
+            from nbconvert.filters.highlight import Highlight2HTML
+            from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+            # What HTMLExporter.from_notebook_node does before its BeautifulSoup pass.
+            language = nb.metadata.get("language_info", {})
+            lexer = language.get("pygments_lexer", language.get("name", None))
+            self.register_filter("highlight_code", self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            markup, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            if "jp-Notebook" in markup:
+                return super().from_notebook_node(nb, resources, **kw)
+            return close_empty_elements(markup), resources
+
     # "basic" renders the cells only: no JupyterLab stylesheet (257 KB a page) and no scripts;
-    # the page shell around it links the site's own stylesheet. Its final pass through
-    # BeautifulSoup is most of its time, but it is not only a re-write: it closes the empty
-    # anchor links of headings, which ElementTree writes as <a ... /> and a browser would leave
-    # open, hiding the rest of the section (tests/test_build.py and the browser checks look).
-    return HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+    # the page shell around it links the site's own stylesheet.
+    return PageExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
                         exclude_output_prompt=True, anchor_link_text="")
+
+
+# Elements a browser reads as complete when written <x ... /> (outside SVG and MathML, where
+# the slash always closes the element).
+VOID_ELEMENTS = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link",
+                           "meta", "source", "track", "wbr"))
+_HTML_TAG = re.compile(r"""<(/?)([A-Za-z][\w:.-]*)((?:[^<>"']|"[^"]*"|'[^']*')*?)\s*(/?)>""")
+_RAW_TEXT_END = {"script": re.compile(r"</script\s*>", re.I),
+                 "style": re.compile(r"</style\s*>", re.I)}
+_ALT = re.compile(r"\salt\s*=", re.I)
+MISSING_ALT = "No description has been provided for this image"
+
+
+def close_empty_elements(markup: str) -> str:
+    """HTML as a browser should read it: ``<x ... />`` becomes ``<x ...></x>`` for every
+    element that is not void, outside SVG and MathML; an ``<img>`` without ``alt`` gets
+    nbconvert's placeholder text (:data:`MISSING_ALT`). Scripts and styles are left alone."""
+    pieces, position, foreign = [], 0, 0
+    while match := _HTML_TAG.search(markup, position):
+        closing, name, attributes, self_closed = match.groups()
+        tag, element = match.group(0), name.lower()
+        if element in ("svg", "math"):
+            foreign = max(foreign - 1, 0) if closing else foreign + (not self_closed)
+        elif not closing and not foreign:
+            if element == "img" and not _ALT.search(attributes):
+                attributes += f' alt="{MISSING_ALT}"'
+                tag = f"<{name}{attributes}{' /' if self_closed else ''}>"
+            if self_closed and element not in VOID_ELEMENTS:
+                tag = f"<{name}{attributes}></{name}>"
+        pieces.append(markup[position:match.start()] + tag)
+        position = match.end()
+        if element in _RAW_TEXT_END and not closing and not self_closed:
+            end = _RAW_TEXT_END[element].search(markup, position)
+            stop = end.start() if end else len(markup)
+            pieces.append(markup[position:stop])
+            position = stop
+    pieces.append(markup[position:])
+    return "".join(pieces)
 
 
 _FIRST_H1 = re.compile(r"<h1[^>]*>.*?</h1>", re.S)
