@@ -84,6 +84,43 @@ def test_rm_identified_set_at_mbar_zero_is_the_estimate_and_widens_with_mbar():
     assert np.all(np.diff(lows) < 0) and np.all(np.diff(highs) > 0)
 
 
+def _rm_identified_set_by_linear_programming(betahat, n_pre, n_post, mbar, l_vec):
+    """HonestDiD's ``.compute_IDset_DeltaRM``: bound ``l' delta_post`` by linear programming in
+    each case (s, sign), ``delta_pre`` fixed at ``beta_pre``; the hull of the feasible cases."""
+    from scipy import optimize
+
+    objective = np.concatenate([np.zeros(n_pre), l_vec])
+    fix_pre = np.hstack([np.eye(n_pre), np.zeros((n_pre, n_post))])
+    estimate = float(l_vec @ betahat[n_pre:])
+    lows, highs = [estimate], [estimate]
+    for s, positive in hd._rm_cases(n_pre):
+        rows = hd._rm_constraints(n_pre, n_post, mbar, s, positive)
+        solutions = [optimize.linprog(sign * objective, A_ub=rows, b_ub=np.zeros(len(rows)),
+                                      A_eq=fix_pre, b_eq=betahat[:n_pre],
+                                      bounds=[(None, None)] * (n_pre + n_post), method="highs")
+                     for sign in (1.0, -1.0)]
+        if all(solution.status == 0 for solution in solutions):
+            lows.append(estimate + solutions[1].fun)
+            highs.append(estimate - solutions[0].fun)
+    return min(lows), max(highs)
+
+
+def test_rm_identified_set_equals_honestdids_linear_programs():
+    rng = np.random.default_rng(11)
+    for n_pre, n_post in itertools.product(range(1, 5), range(1, 4)):
+        for scale, mbar in ((0.01, 0.3), (1.0, 1.0), (100.0, 2.5), (1.0, 0.0)):
+            betahat = scale * rng.standard_normal(n_pre + n_post)
+            l_vec = rng.standard_normal(n_post) if n_post > 1 else np.ones(1)
+            expected = _rm_identified_set_by_linear_programming(betahat, n_pre, n_post, mbar,
+                                                                l_vec)
+            got = hd.relative_magnitudes_identified_set(betahat, n_pre, n_post, mbar, l_vec)
+            width = max(expected[1] - expected[0], scale)
+            assert got == pytest.approx(expected, abs=1e-9 * width), (n_pre, n_post, mbar)
+    # A flat pre-period path allows no violation at all.
+    flat = hd.relative_magnitudes_identified_set([0.0, 0.0, 0.4, 0.5], 2, 2, 3.0, [0.5, 0.5])
+    assert flat == pytest.approx((0.45, 0.45))
+
+
 def test_rm_with_one_post_period_and_mbar_zero_is_the_conventional_interval_at_the_hybrid_level():
     """Two moments +-(beta_1 - theta) <= 0: the LF hybrid's second stage (size
     (alpha - kappa) / (1 - kappa), no truncation at the LF value in HonestDiD's no-nuisance
@@ -279,3 +316,19 @@ def test_inputs_that_do_not_conform_are_refused_with_a_reason():
         hd.original_interval(BC_BETA, BC_SIGMA + np.triu(np.full((8, 8), 1e-3), 1), 4, 4)
     with pytest.raises(InvalidOptionError, match="Mbar values must be non-negative"):
         hd.relative_magnitudes(BC_BETA, BC_SIGMA, 4, 4, [-1.0])
+
+
+def test_sd_table_solves_each_bound_once_and_gives_what_each_interval_alone_gives():
+    """smoothness() keeps the frontier's solutions across M; every row must still be exactly
+    the interval smoothness_flci finds for that M on its own."""
+    ms = [0.0, 0.05, 0.1, 0.2, 0.3]
+    table = hd.smoothness(BC_BETA, BC_SIGMA, 4, 4, ms, l_vec=AVERAGE).table
+    alone = [hd.smoothness_flci(BC_BETA, BC_SIGMA, 4, 4, m, AVERAGE) for m in ms]
+    assert table["lower"].tolist() == [flci.lower for flci in alone]
+    assert table["upper"].tolist() == [flci.upper for flci in alone]
+
+
+def test_largest_in_each_row_is_numpys_row_maximum():
+    values = np.random.default_rng(3).standard_normal((1000, 5))
+    values[7, 2] = np.nan
+    assert np.array_equal(hd._largest_in_each_row(values), values.max(axis=1), equal_nan=True)

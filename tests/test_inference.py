@@ -290,3 +290,21 @@ def test_m_estimators_bootstrap_automatically_with_few_clusters(call):
     assert "t(G-1)" in call(many).se_type
     with pytest.raises(E.InvalidOptionError, match="se must be one of"):
         call(few, se="wild")
+
+
+def test_test_inversion_finds_the_bound_to_its_stated_precision():
+    from analysis.estimators.inference import INVERSION_PRECISION, _invert
+
+    center, step, bound = 3.0, 0.25, 1.2345678901234
+    calls = []
+
+    def p_value(r):  # rejects (p = 0) exactly beyond center +- bound
+        calls.append(r)
+        return 1.0 if abs(r - center) <= bound else 0.0
+
+    for direction in (-1, +1):
+        calls.clear()
+        found = _invert(p_value, center, step, 0.05, direction)
+        assert abs(found - (center + direction * bound)) <= INVERSION_PRECISION * step
+        assert len(calls) < 45  # doubling, then bisection that stops at the precision
+    assert _invert(lambda r: 1.0, center, step, 0.05, +1) == np.inf

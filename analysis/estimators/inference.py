@@ -313,8 +313,15 @@ def wcr_pvalue_function(y, X, codes, j, draws):
     return p_value, float(beta[j]), float(scale)
 
 
+# Bisection stops when the bracket is this share of the standard error wide: the bound is then
+# known to 5e-11 standard errors, far below any decimal shown and the reference's tolerance
+# (analysis.reports.reference), in about 35 steps instead of the 60 that reach the last bit.
+INVERSION_PRECISION = 1e-10
+
+
 def _invert(p_value, center, step, alpha, direction):
-    """Find the bound where the bootstrap p-value falls below ``alpha`` (bisection)."""
+    """Find the bound where the bootstrap p-value falls below ``alpha`` (doubling, then
+    bisection to within ``INVERSION_PRECISION`` times ``step``, the standard error)."""
     inside, outside = 0.0, step
     for _ in range(60):
         if p_value(center + direction * outside) < alpha:
@@ -323,6 +330,8 @@ def _invert(p_value, center, step, alpha, direction):
     else:
         return direction * np.inf
     for _ in range(60):
+        if outside - inside <= INVERSION_PRECISION * step:
+            break
         mid = (inside + outside) / 2
         if p_value(center + direction * mid) < alpha:
             outside = mid

@@ -313,7 +313,7 @@ def link_first_uses(body: str, terms: tuple[Term, ...] | None = None) -> str:
                 depth += -1 if match.group(1) else 1
                 depth = max(depth, 0)
             continue
-        if depth or not pending:
+        if depth or not pending or piece.isspace():  # most pieces are line breaks between tags
             continue
         pieces[index] = _link_in_text(piece, pending)
     return "".join(pieces)

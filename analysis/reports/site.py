@@ -220,8 +220,10 @@ def _page_exporter():
 
     # "basic" renders the cells only: no JupyterLab stylesheet (257 KB a page) and no scripts;
     # the page shell around it links the site's own stylesheet.
+    # The notebook is validated once, after its preprocessors, not after each of the twelve.
     return PageExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                        exclude_output_prompt=True, anchor_link_text="")
+                        exclude_output_prompt=True, anchor_link_text="",
+                        optimistic_validation=True)
 
 
 # Elements a browser reads as complete when written <x ... /> (outside SVG and MathML, where
