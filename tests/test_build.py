@@ -222,7 +222,8 @@ def test_one_kernel_client_serves_every_unit_and_each_unit_reads_only_its_own_ou
                          "raise ValueError('planted')")
         with pytest.raises(PapermillExecutionError, match="planted"):
             kernel.execute(first, tmp_path / "first-out.ipynb", {})
-        second = notebook("second.ipynb", "print('second unit')", "21 * 2")
+        second = notebook("second.ipynb", "print('second unit')", "21 * 2",
+                          "get_ipython().history_manager.enabled")
         kernel.execute(second, tmp_path / "second-out.ipynb", {})
     finally:
         kernel.shutdown()
@@ -231,7 +232,7 @@ def test_one_kernel_client_serves_every_unit_and_each_unit_reads_only_its_own_ou
     assert [output.get("text") for output in outputs if output["output_type"] == "stream"] \
         == ["second unit\n"]
     assert [output["data"]["text/plain"] for output in outputs
-            if output["output_type"] == "execute_result"] == ["42"]
+            if output["output_type"] == "execute_result"] == ["42", "False"]  # no history file
 
 
 def _kernel_processes() -> set[int]:

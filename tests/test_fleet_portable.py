@@ -145,6 +145,27 @@ def test_native_workers_start_with_the_notebook_tools_imported(tmp_path):
         "rfc3987_syntax": "None", "iri checked": False, "invalid refused": True}
 
 
+def test_a_forkserver_started_early_for_nothing_is_ended(tmp_path):
+    """A build that runs nothing ends the forkserver it started early: mid-import, it would
+    hold the build's output open and keep a pipeline (make | tee) waiting."""
+    script = tmp_path / "early.py"
+    script.write_text(
+        "from multiprocessing import forkserver\n"
+        "from analysis.files import process_exists\n"
+        "from analysis.fleet import platform\n"
+        "if __name__ == '__main__':\n"
+        "    platform.start_workers_early(platform.NATIVE)\n"
+        "    pid = forkserver._forkserver._forkserver_pid\n"
+        "    print(process_exists(pid))\n"
+        "    platform.stop_unused_workers()\n"
+        "    platform.stop_unused_workers()  # twice is harmless\n"
+        "    print(process_exists(pid))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
+
+
 # ----------------------------------------------------------------------------------------------
 # TCP kernels bind their own ports
 

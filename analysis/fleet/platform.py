@@ -19,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import socket
 import sys
@@ -109,11 +110,34 @@ def start_workers_early(chosen: Mode | None = None) -> None:
     chosen = chosen or mode()
     if chosen.start_method != "forkserver":
         return
+    global _started_early
     name_multiprocessing_folder()
     process_context(chosen)
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
+    _started_early = True
+
+
+_started_early = False
+
+
+def stop_unused_workers() -> None:
+    """End the forkserver that :func:`start_workers_early` started, for a build that ran
+    nothing. It may still be importing, and it holds the build's output streams open (workers
+    inherit them from it), so a pipeline reading them (``make reports | tee``, a test harness)
+    would wait until it finished."""
+    global _started_early
+    if not _started_early:
+        return
+    _started_early = False
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver  # multiprocessing has no public way to stop it
+    if getattr(server, "_forkserver_pid", None) is None:
+        return
+    os.kill(server._forkserver_pid, signal.SIGKILL)
+    server._stop()  # closes its pipe, reaps it and removes its socket
 
 
 _multiprocessing_folder_named = False

@@ -18,7 +18,6 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
@@ -158,6 +157,8 @@ class UnitReport:
         if data is not None:
             self._claim(name)
             self.tables[name] = json_records(data)
+        import matplotlib.pyplot as plt
+
         svg = figure_svg(figure, alt)
         plt.close(figure)
         link = self._data_link(name) if data is not None else ""
@@ -289,6 +290,9 @@ def figure_svg(figure, alt: str) -> str:
     reader's fonts, so Chinese names render wherever the browser has a CJK font. Ids are
     salted with a constant and the date left out, so the same figure gives the same bytes.
     """
+    # Imported here: the build's own process uses this module's formatting, never a figure.
+    import matplotlib.pyplot as plt
+
     buffer = io.StringIO()
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "analysis-site"}), \
             warnings.catch_warnings():
