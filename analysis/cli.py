@@ -36,7 +36,9 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from analysis.fleet.platform import FleetModeError, mode, start_workers_early
+    from analysis.fleet.platform import (
+        FleetModeError, mode, start_workers_early, stop_unused_workers,
+    )
 
     try:
         if not args.scheduler:
@@ -74,6 +76,8 @@ def _build(args: argparse.Namespace) -> int:
     except BuildInterrupted as interrupted:
         print(f"\nbuild: {interrupted}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        stop_unused_workers()  # a build refused before it ran anything
     print(summary.to_string(index=False, float_format=lambda seconds: f"{seconds:.1f}"))
     failed = summary[summary["status"] == "failed"]
     ran = int((summary["cached"] == "run").sum())

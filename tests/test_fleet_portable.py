@@ -159,11 +159,15 @@ def test_a_forkserver_started_early_for_nothing_is_ended(tmp_path):
         "    print(process_exists(pid))\n"
         "    platform.stop_unused_workers()\n"
         "    platform.stop_unused_workers()  # twice is harmless\n"
-        "    print(process_exists(pid))\n")
+        "    print(process_exists(pid))\n"
+        "    platform.start_workers_early(platform.NATIVE)\n"
+        "    platform.workers_in_use()  # a pool forks from it: no longer unused\n"
+        "    platform.stop_unused_workers()\n"
+        "    print(process_exists(forkserver._forkserver._forkserver_pid))\n")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "False"]
+    assert done.stdout.split() == ["True", "False", "True"]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -316,13 +316,28 @@ def test_inputs_that_do_not_conform_are_refused_with_a_reason():
         hd.original_interval(BC_BETA, BC_SIGMA + np.triu(np.full((8, 8), 1e-3), 1), 4, 4)
     with pytest.raises(InvalidOptionError, match="Mbar values must be non-negative"):
         hd.relative_magnitudes(BC_BETA, BC_SIGMA, 4, 4, [-1.0])
+    for mbar in (-0.5, math.nan, math.inf):
+        with pytest.raises(InvalidOptionError, match="Mbar must be a non-negative number"):
+            hd.relative_magnitudes_identified_set(BC_BETA, 4, 4, mbar)
 
 
 def test_sd_table_solves_each_bound_once_and_gives_what_each_interval_alone_gives():
     """smoothness() keeps the frontier's solutions across M; every row must still be exactly
     the interval smoothness_flci finds for that M on its own."""
     ms = [0.0, 0.05, 0.1, 0.2, 0.3]
-    table = hd.smoothness(BC_BETA, BC_SIGMA, 4, 4, ms, l_vec=AVERAGE).table
+    solved = []
+    original = hd._min_variance_within
+
+    def counted(problem, radius, start):
+        solved.append(radius)
+        return original(problem, radius, start)
+
+    hd._min_variance_within = counted
+    try:
+        table = hd.smoothness(BC_BETA, BC_SIGMA, 4, 4, ms, l_vec=AVERAGE).table
+    finally:
+        hd._min_variance_within = original
+    assert solved and len(solved) == len(set(solved))  # no bound solved twice
     alone = [hd.smoothness_flci(BC_BETA, BC_SIGMA, 4, 4, m, AVERAGE) for m in ms]
     assert table["lower"].tolist() == [flci.lower for flci in alone]
     assert table["upper"].tolist() == [flci.upper for flci in alone]

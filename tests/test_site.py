@@ -1,5 +1,7 @@
 """HTML pieces: text from data is escaped; the footer states provenance."""
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -180,6 +182,17 @@ def test_empty_html_elements_are_closed_as_a_browser_reads_them():
     assert site.close_empty_elements('<img src="x.png">') == \
         f'<img src="x.png" alt="{site.MISSING_ALT}">'
     assert site.close_empty_elements('<img alt="" src="x.png"/>') == '<img alt="" src="x.png"/>'
+    assert site.close_empty_elements('<img alt src=x>') == '<img alt src=x>'
+    assert site.close_empty_elements('<img title="no alt=here" src=x>') == \
+        f'<img title="no alt=here" src=x alt="{site.MISSING_ALT}">'
+    # The slash after an unquoted value is part of the value, as a browser reads it.
+    unquoted = '<a href=https://example.org/>site</a>'
+    assert site.close_empty_elements(unquoted) == unquoted
+    assert site.close_empty_elements('<a href=x />') == '<a href=x></a>'
+    # Tags in comments and CDATA are not tags: they neither open SVG nor start a script.
+    assert site.close_empty_elements('<!-- <svg> <script> --><a href="#a"/>') == \
+        '<!-- <svg> <script> --><a href="#a"></a>'
+    assert site.close_empty_elements('<![CDATA[<a/>]]><b/>') == '<![CDATA[<a/>]]><b></b>'
 
 
 def test_page_exporter_gives_what_nbconvert_gives_without_its_rewriting_pass():
@@ -208,3 +221,5 @@ def test_page_exporter_gives_what_nbconvert_gives_without_its_rewriting_pass():
     assert ours != theirs  # the pass was skipped: the markup is not re-written
     assert str(BeautifulSoup(ours, "html.parser")) == theirs
     assert "anchor-link" in ours and site.MISSING_ALT in ours
+    # BeautifulSoup closes <a ... /> as it parses; a browser would not.
+    assert not re.search(r"<a\b[^>]*/>", ours)

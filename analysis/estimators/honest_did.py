@@ -203,8 +203,8 @@ def relative_magnitudes_identified_set(betahat, n_pre, n_post, mbar, l_vec=None)
         Lower and upper bound.
     """
     betahat, _, l_vec = _checked(betahat, np.eye(n_pre + n_post), n_pre, n_post, l_vec)
-    if mbar < 0:
-        raise InvalidOptionError(f"Mbar must be non-negative; got {mbar}")
+    if not mbar >= 0 or math.isinf(mbar):  # also refuses NaN
+        raise InvalidOptionError(f"Mbar must be a non-negative number; got {mbar}")
     estimate = float(l_vec @ betahat[n_pre:])
     # delta_{-n_pre}..delta_{-1}, then delta_0 = 0 (the reference period)
     largest_pre_difference = float(np.abs(np.diff(np.append(betahat[:n_pre], 0.0))).max())

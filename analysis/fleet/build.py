@@ -502,6 +502,7 @@ def run_units_locally(schedule: Schedule, paths: BuildPaths, workers: int, on_do
     # holds ZeroMQ sockets (a parent that ran a kernel itself) can deadlock. "forkserver" where
     # there is one, "spawn" on Windows (analysis.fleet.platform).
     fleet_platform.name_multiprocessing_folder()
+    fleet_platform.workers_in_use()
     context = fleet_platform.process_context()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                initializer=_start_worker)
@@ -671,8 +672,7 @@ def build(only: list[str] | None = None, workers: int | None = None,
     chosen = plan_units(paths.processed_dir, only, paths.plan_path, variants, exact)
     schedule = Schedule(chosen, paths, force)
     outcomes = run_units(schedule, paths, workers or default_workers(), scheduler)
-    if not outcomes:
-        fleet_platform.stop_unused_workers()
+    fleet_platform.stop_unused_workers()
     cached = {unit.unit_id: _previous_outcome(unit, paths) for unit in chosen
               if unit.unit_id not in outcomes}
     site_pages = [paths.site_dir / name for name in (

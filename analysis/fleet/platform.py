@@ -104,8 +104,9 @@ def start_workers_early(chosen: Mode | None = None) -> None:
     whatever the build does before it needs workers (importing, planning, hashing inputs).
 
     The forkserver only imports; workers are forked from it when the pool asks for them. A
-    build that finds nothing to run leaves it unused, and it exits with the build. Nothing is
-    started in the portable mode, whose workers are spawned.
+    build that finds nothing to run, or stops before it runs anything, ends it
+    (:func:`stop_unused_workers`). Nothing is started in the portable mode, whose workers are
+    spawned (and import these modules themselves, ``rfc3987_syntax`` included).
     """
     chosen = chosen or mode()
     if chosen.start_method != "forkserver":
@@ -122,11 +123,17 @@ def start_workers_early(chosen: Mode | None = None) -> None:
 _started_early = False
 
 
+def workers_in_use() -> None:
+    """A pool is about to fork workers from the forkserver: it is no longer unused."""
+    global _started_early
+    _started_early = False
+
+
 def stop_unused_workers() -> None:
-    """End the forkserver that :func:`start_workers_early` started, for a build that ran
-    nothing. It may still be importing, and it holds the build's output streams open (workers
-    inherit them from it), so a pipeline reading them (``make reports | tee``, a test harness)
-    would wait until it finished."""
+    """End the forkserver that :func:`start_workers_early` started, if no pool has used it (a
+    build that ran nothing, or stopped before it could). It may still be importing, and it
+    holds the build's output streams open (workers inherit them from it), so a pipeline reading
+    them (``make reports | tee``, a test harness) would wait until it finished."""
     global _started_early
     if not _started_early:
         return

@@ -189,7 +189,7 @@ def _page_exporter():
 
     class PageExporter(HTMLExporter):
         """nbconvert's HTML exporter without its final pass through BeautifulSoup, which took
-        half of a page's rendering time (nbconvert 7.16: ``HTMLExporter.from_notebook_node``).
+        half of a page's rendering time (nbconvert 7.17: ``HTMLExporter.from_notebook_node``).
 
         That pass adds ``alt`` text to images that lack it, makes the cells of JupyterLab
         templates focusable, and writes the whole page out again, which closes the empty anchor
@@ -230,32 +230,45 @@ def _page_exporter():
 # the slash always closes the element).
 VOID_ELEMENTS = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link",
                            "meta", "source", "track", "wbr"))
-_HTML_TAG = re.compile(r"""<(/?)([A-Za-z][\w:.-]*)((?:[^<>"']|"[^"]*"|'[^']*')*?)\s*(/?)>""")
+# Comments, CDATA and declarations pass through; a tag's parts: closing slash, name,
+# attributes (quoted values may hold ">"), the space before a final slash, the slash.
+_MARKUP = re.compile(r"""<!--.*?-->|<!\[CDATA\[.*?\]\]>|<[!?][^>]*>"""
+                     r"""|<(/?)([A-Za-z][\w:.-]*)((?:[^<>"']|"[^"]*"|'[^']*')*?)(\s*)(/?)>""",
+                     re.S)
+# In <a href=x/> the slash ends the unquoted value "x/"; it does not close the element.
+_UNQUOTED_VALUE_AT_END = re.compile(r"""=\s*[^\s"'=<>`]+$""")
+_QUOTED_VALUE = re.compile(r""""[^"]*"|'[^']*'""")
+_ALT = re.compile(r"(?:^|\s)alt(?=[\s=/>]|$)", re.I)
 _RAW_TEXT_END = {"script": re.compile(r"</script\s*>", re.I),
                  "style": re.compile(r"</style\s*>", re.I)}
-_ALT = re.compile(r"\salt\s*=", re.I)
 MISSING_ALT = "No description has been provided for this image"
 
 
 def close_empty_elements(markup: str) -> str:
     """HTML as a browser should read it: ``<x ... />`` becomes ``<x ...></x>`` for every
     element that is not void, outside SVG and MathML; an ``<img>`` without ``alt`` gets
-    nbconvert's placeholder text (:data:`MISSING_ALT`). Scripts and styles are left alone."""
+    nbconvert's placeholder text (:data:`MISSING_ALT`). Comments, scripts and styles are left
+    alone."""
     pieces, position, foreign = [], 0, 0
-    while match := _HTML_TAG.search(markup, position):
-        closing, name, attributes, self_closed = match.groups()
+    while match := _MARKUP.search(markup, position):
+        pieces.append(markup[position:match.start()])
+        position = match.end()
+        if match.group(2) is None:  # a comment, CDATA or declaration
+            pieces.append(match.group(0))
+            continue
+        closing, name, attributes, space, slash = match.groups()
+        if slash and not space and _UNQUOTED_VALUE_AT_END.search(attributes):
+            attributes, slash = attributes + slash, ""
         tag, element = match.group(0), name.lower()
         if element in ("svg", "math"):
-            foreign = max(foreign - 1, 0) if closing else foreign + (not self_closed)
+            foreign = max(foreign - 1, 0) if closing else foreign + (not slash)
         elif not closing and not foreign:
-            if element == "img" and not _ALT.search(attributes):
-                attributes += f' alt="{MISSING_ALT}"'
-                tag = f"<{name}{attributes}{' /' if self_closed else ''}>"
-            if self_closed and element not in VOID_ELEMENTS:
+            if element == "img" and not _ALT.search(_QUOTED_VALUE.sub('""', attributes)):
+                tag = f'<{name}{attributes} alt="{MISSING_ALT}"{space}{slash}>'
+            if slash and element not in VOID_ELEMENTS:
                 tag = f"<{name}{attributes}></{name}>"
-        pieces.append(markup[position:match.start()] + tag)
-        position = match.end()
-        if element in _RAW_TEXT_END and not closing and not self_closed:
+        pieces.append(tag)
+        if element in _RAW_TEXT_END and not closing and not slash:
             end = _RAW_TEXT_END[element].search(markup, position)
             stop = end.start() if end else len(markup)
             pieces.append(markup[position:stop])
