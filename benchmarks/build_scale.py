@@ -49,12 +49,15 @@ ingest(config.RAW_DIR, Path(sys.argv[1]), persons=int(sys.argv[2]))
 BUILD_CODE = """
 import json, sys
 from pathlib import Path
-from analysis.fleet.platform import start_workers_early
+from analysis.fleet.platform import start_workers_early, stop_unused_workers
 start_workers_early()  # as `python -m analysis build` does, before it imports the build
 from analysis.fleet.build import BuildPaths, build
 args = json.loads(sys.argv[1])
 paths = BuildPaths(**{name: Path(value) for name, value in args["paths"].items()})
-table = build(only=args["only"], workers=args["workers"], paths=paths, force=True)
+try:
+    table = build(only=args["only"], workers=args["workers"], paths=paths, force=True)
+finally:
+    stop_unused_workers()  # as the command does
 Path(args["summary"]).write_text(table.to_json(orient="records"))
 """
 

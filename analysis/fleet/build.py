@@ -672,7 +672,6 @@ def build(only: list[str] | None = None, workers: int | None = None,
     chosen = plan_units(paths.processed_dir, only, paths.plan_path, variants, exact)
     schedule = Schedule(chosen, paths, force)
     outcomes = run_units(schedule, paths, workers or default_workers(), scheduler)
-    fleet_platform.stop_unused_workers()
     cached = {unit.unit_id: _previous_outcome(unit, paths) for unit in chosen
               if unit.unit_id not in outcomes}
     site_pages = [paths.site_dir / name for name in (

@@ -20,9 +20,9 @@ import multiprocessing
 import os
 import shutil
 import signal
-import tempfile
 import socket
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +131,8 @@ def workers_in_use() -> None:
 
 def stop_unused_workers() -> None:
     """End the forkserver that :func:`start_workers_early` started, if no pool has used it (a
-    build that ran nothing, or stopped before it could). It may still be importing, and it
+    build that ran nothing, or stopped before it could); whoever started it calls this when the
+    build returns. It may still be importing, and it
     holds the build's output streams open (workers inherit them from it), so a pipeline reading
     them (``make reports | tee``, a test harness) would wait until it finished."""
     global _started_early

@@ -433,25 +433,21 @@ def _overview(units: list, manifest: dict) -> str:
         "moved. Open `reports/site/index.html`.")
 
 
-def replication_markdown(units: list, paths, measured: bool = True) -> str:
-    """The replication package of a build of ``units`` (the plan's), as markdown; without the
-    build's time and storage measurements when ``measured`` is False (the site's page)."""
-    return replication_documents(units, paths, (measured,))[0]
-
-
-def replication_documents(units: list, paths, measured: tuple[bool, ...]) -> list[str]:
-    """:func:`replication_markdown` for each value of ``measured``; the sections that do not
-    depend on it (software versions, seeds found in the code) are assembled once."""
+def replication_documents(units: list, paths) -> tuple[str, str]:
+    """The replication package of a build of ``units`` (the plan's), as markdown: with the
+    build's time and storage measurements (``REPLICATION.md``) and without them (the site's
+    page). The sections they share are assembled once."""
     manifest = json.loads((paths.processed_dir / config.MANIFEST_NAME).read_text())
     runs = {unit.unit_id: record for unit in units
             if (record := _read_record(paths.cache_dir / f"{unit.unit_id}.json"))}
     overview, data = _overview(units, manifest), data_section(paths.raw_dir, manifest)
     software, seeds = software_section(), seeds_section(manifest, paths.notebooks_dir)
-    return ["\n\n".join([
+    measured, unmeasured = ("\n\n".join([
         overview, data, "## Computational requirements", software,
         hardware_section(paths, runs, with_measurements), seeds,
         outputs_section(units, paths, runs, with_measurements),
-    ]) + "\n" for with_measurements in measured]
+    ]) + "\n" for with_measurements in (True, False))
+    return measured, unmeasured
 
 
 def _read_record(path: Path) -> dict | None:
@@ -464,7 +460,7 @@ def _read_record(path: Path) -> dict | None:
 def write_replication(paths, units: list) -> Path:
     """Write ``REPLICATION.md`` into ``paths.reports_dir`` and ``replication.html`` into the
     site; returns the markdown file's path."""
-    text, page_text = replication_documents(units, paths, (True, False))
+    text, page_text = replication_documents(units, paths)
     target = Path(paths.reports_dir) / config.REPLICATION_MD.name
     write_text_atomically(target, text)
     site.render_page(Path(paths.site_dir) / "replication.html", "Replication package",

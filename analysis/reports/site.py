@@ -195,9 +195,9 @@ def _page_exporter():
         templates focusable, and writes the whole page out again, which closes the empty anchor
         links of headings: ElementTree writes them as ``<a ... />``, which a browser leaves
         open, hiding the rest of the section. Here the first and the last are done on the
-        markup itself (:func:`close_empty_elements`); the "basic" template is not a JupyterLab
-        one, and if it ever were, the pass runs as before. ``tests/test_site.py`` compares the
-        two, and the build's tests and browser checks look for open anchors.
+        markup itself (:func:`close_empty_elements`); the "basic" template below is not a
+        JupyterLab one. ``tests/test_site.py`` compares the two, and the build's tests and
+        browser checks look for open anchors.
         """
 
         def from_notebook_node(self, nb, resources=None, **kw):
@@ -214,8 +214,6 @@ def _page_exporter():
             self.register_filter("filter_data_type", WidgetsDataTypeFilter(
                 notebook_metadata=self._nb_metadata, parent=self, resources=resources))
             markup, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-            if "jp-Notebook" in markup:
-                return super().from_notebook_node(nb, resources, **kw)
             return close_empty_elements(markup), resources
 
     # "basic" renders the cells only: no JupyterLab stylesheet (257 KB a page) and no scripts;
